@@ -1,0 +1,53 @@
+# NotaryLink: `make run` starts the platform on embedded defaults, `make test` runs every test.
+# Both bootstrap their own virtual environment in .venv.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench system-deps clean-venv
+
+install: $(STAMP)
+
+# One step per trap in ../shared/SETUP-NOTES.md: setuptools<82 before anything imports
+# face_recognition, and face_recognition itself without its `dlib` (source-only) dependency.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools<82' wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps 'face_recognition==1.3.0'
+	$(PY) -c "import face_recognition, aiortc, minio, sqlalchemy; print('environment ready')"
+	touch $(STAMP)
+
+run: install
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/notarylink serve --host $(HOST) --port $(PORT) --local-s3
+
+# Debian packages the end-to-end tests need (real Chromium, ffmpeg for the fake camera).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+test: install system-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install system-deps
+	$(BIN)/pytest -m bench -s tests/bench $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)
