@@ -27,11 +27,15 @@ $(STAMP): pyproject.toml
 run: install
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/notarylink serve --host $(HOST) --port $(PORT) --local-s3
 
-# Debian packages the end-to-end tests need (real Chromium, ffmpeg for the fake camera).
+# Debian packages the tests need: real Chromium, ffmpeg for the fake camera, a CJK font so
+# that Chinese pages render (screenshots) and certificates can embed one.
+DEBIAN_PACKAGES := chromium ffmpeg fonts-wqy-microhei
+
 system-deps:
 	@missing=""; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	for pkg in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -69,6 +69,8 @@ def _free_ports(count: int, below: int) -> list[int]:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As servers bind: a port whose old connections linger in TIME_WAIT counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
@@ -157,7 +159,11 @@ class LocalS3Server:
             raise LocalS3Error("already started")
         for sub in ("data", "logs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
-        busy = [port for port in self.ports.all() if not _port_free(port)]
+        deadline = time.monotonic() + 5  # a server stopped just now may still be letting go
+        while (busy := [p for p in self.ports.all() if not _port_free(p)]) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
         if busy:
             raise LocalS3Error(f"ports already in use: {busy} (is another S3 server running?)")
         out = self.log_path.open("ab")

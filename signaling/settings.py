@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from recorder.keys import load_private_key, write_new_key
 from recorder.retention import RetentionClass, parse_retention_classes
 
 PREFIX = "NOTARYLINK_"
@@ -43,7 +44,7 @@ class Secret:
     __str__ = __repr__
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     environment: Environment = "development"
     host: str = "127.0.0.1"
@@ -87,6 +88,9 @@ class Settings:
     @property
     def token_secret_path(self) -> Path:
         return self.data_dir / "secrets" / "token-secret"
+
+    def __repr__(self) -> str:
+        return f"Settings({self.describe()})"
 
     def describe(self) -> dict[str, Any]:
         """The settings as plain data with every secret masked, for logs and `notarylink config`."""
@@ -236,7 +240,10 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "s3_secret_key": (_required_secret, "S3 secret key"),
     "evidence_bucket": (_bucket, "bucket for recordings and manifests (object lock on)"),
     "materials_bucket": (_bucket, "bucket for uploaded case materials (object lock on)"),
-    "retention_classes": (_retention, "retention per class, e.g. `short=20y,long=60y,permanent=hold`"),
+    "retention_classes": (
+        _retention,
+        "retention per class, e.g. `short=20y,long=60y,permanent=hold`",
+    ),
     "signing_key_path": (_optional_path, "Ed25519 private key (PEM) that signs manifests"),
     "tsa_url": (_optional_http_url, "RFC 3161 timestamp authority; empty = no timestamps"),
     "token_secret": (_secret, "secret for signed join links and session tokens (32+ bytes)"),
@@ -313,12 +320,20 @@ def _refuse_development_defaults(settings: Settings) -> None:
         raise SettingsError(f"{env_name('turn_secret')}: required when TURN URLs are set")
 
 
-def ensure_development_secrets(settings: Settings) -> Settings:
-    """Development only: create the token secret once under data_dir and reuse it after."""
+def prepare_secrets(settings: Settings) -> Settings:
+    """Development only: create the token secret and signing key once under data_dir.
+
+    Production settings name both explicitly (load_settings refuses them otherwise), and a key
+    file that exists is never replaced: manifests signed with it must stay verifiable.
+    """
+    if settings.signing_key_path is None:
+        key_path = settings.effective_signing_key_path
+        if not key_path.exists():
+            write_new_key(key_path)
+    else:
+        load_private_key(settings.signing_key_path)  # fail at start, not at the first seal
     if settings.token_secret is not None:
         return settings
-    if settings.production:  # load_settings already refuses this; keep the guard local
-        raise SettingsError(f"{env_name('token_secret')}: required in production")
     path = settings.token_secret_path
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,68 @@
+"""The aiohttp application: middleware, the REST API, the static web client, start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+import web_client
+from notary.db import migrate
+from signaling import ops
+from signaling.appkeys import API, PLATFORM
+from signaling.middleware import observe
+from signaling.openapi import Api
+from signaling.platform import Platform
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024  # JSON bodies; uploads get their own, streamed limit
+
+# Routes that serve pages and files rather than the REST API (not in /api/openapi.json).
+PAGE_ROUTES = frozenset({"index", "static"})
+
+
+def package_version() -> str:
+    try:
+        return version("notarylink")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+source"
+
+
+def build_api() -> Api:
+    api = Api(title="NotaryLink", version=package_version())
+    ops.declare(api)
+    return api
+
+
+def create_app(platform: Platform) -> web.Application:
+    app = web.Application(middlewares=[observe], client_max_size=MAX_REQUEST_BYTES)
+    app[PLATFORM] = platform
+    app[API] = build_api()
+    app[API].install(app.router)
+    app.router.add_get("/", _index, name="index")
+    app.router.add_static("/static/", web_client.STATIC_DIR, name="static", follow_symlinks=False)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(web_client.STATIC_DIR / "index.html")
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    platform = app[PLATFORM]
+    # The schema must be current before a request is served; a database that cannot be
+    # migrated stops the start with its reason.
+    await asyncio.to_thread(migrate, platform.settings.effective_database_url)
+    bootstrap = asyncio.create_task(platform.keep_bootstrapping_store())
+    log.info("NotaryLink started", extra={"settings": platform.settings.describe()})
+    yield
+    bootstrap.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await bootstrap
+    await platform.close()

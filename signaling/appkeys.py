@@ -1,0 +1,11 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from signaling.openapi import Api
+from signaling.platform import Platform
+
+PLATFORM = web.AppKey("platform", Platform)
+API = web.AppKey("api", Api)

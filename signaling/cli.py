@@ -1,0 +1,135 @@
+"""The `notarylink` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from recorder.keys import SigningKeyError
+from recorder.local_s3 import LocalS3Error, LocalS3Ports, LocalS3Server
+from signaling.app import create_app
+from signaling.logs import configure_logging
+from signaling.platform import Platform
+from signaling.settings import (
+    Settings,
+    SettingsError,
+    env_name,
+    load_settings,
+    prepare_secrets,
+)
+
+log = logging.getLogger("notarylink")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="notarylink",
+        description="NotaryLink: remote video notarization with sealed, verifiable evidence.",
+        epilog="Settings come from NOTARYLINK_* environment variables and an optional .env file "
+        "(see the README's table).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the platform (HTTP, WebSocket, media)")
+    serve.add_argument("--host", help=f"bind address (default: {env_name('host')})")
+    serve.add_argument("--port", type=int, help=f"port (default: {env_name('port')})")
+    serve.add_argument(
+        "--local-s3",
+        action="store_true",
+        help="development: start a local S3 server (SeaweedFS) with data under the data dir",
+    )
+
+    commands.add_parser("settings", help="print the effective settings, secrets masked")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"notarylink: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "settings":
+        print(json.dumps(settings.describe(), indent=2, ensure_ascii=False))
+        return 0
+    configure_logging(settings.log_level, settings.log_format)
+    if args.host:
+        settings = replace(settings, host=args.host)
+    if args.port:
+        settings = replace(settings, port=args.port)
+    return serve(settings, local_s3=args.local_s3)
+
+
+def serve(settings: Settings, local_s3: bool) -> int:
+    if local_s3 and settings.production:
+        print("notarylink: --local-s3 is for development only", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings = prepare_secrets(settings)
+    except SigningKeyError as exc:
+        print(f"notarylink: {env_name('signing_key_path')}: {exc}", file=sys.stderr)
+        return 2
+    s3: LocalS3Server | None = None
+    try:
+        if local_s3:
+            s3 = _start_local_s3(settings)
+        app = create_app(Platform.from_settings(settings))
+        _print_urls(settings)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,  # our middleware logs requests without query strings
+            handle_signals=True,
+        )
+    except LocalS3Error as exc:
+        print(f"notarylink: local S3 server: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if s3 is not None:
+            s3.stop()
+    return 0
+
+
+def _start_local_s3(settings: Settings) -> LocalS3Server:
+    endpoint = urlsplit(settings.s3_endpoint)
+    if endpoint.hostname not in ("127.0.0.1", "localhost") or endpoint.port is None:
+        raise LocalS3Error(
+            f"{env_name('s3_endpoint')} must be http://127.0.0.1:PORT to start a local S3 server"
+        )
+    server = LocalS3Server(
+        data_dir=Path(settings.data_dir) / "s3",
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key.value,
+        ports=LocalS3Ports.for_s3_port(endpoint.port),
+    )
+    server.start()
+    log.info("local S3 server started", extra={"endpoint": server.endpoint})
+    return server
+
+
+def _print_urls(settings: Settings) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        "\nNotaryLink is starting. Open:\n"
+        f"  {base}/                  home page (中文 / English)\n"
+        f"  {base}/readyz            readiness: database and object store\n"
+        f"  {base}/api/openapi.json  the REST API\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""The services one running NotaryLink holds, wired from the settings (the composition root)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import urllib3
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notary.db import create_engine
+from recorder.store import ObjectStore, connect
+from signaling.metrics import Metrics
+from signaling.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: AsyncEngine
+    store: ObjectStore
+    metrics: Metrics = field(default_factory=Metrics)
+    store_bootstrapped: bool = False
+    _bootstrap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return (self.settings.evidence_bucket, self.settings.materials_bucket)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Platform:
+        # Short connect timeout and no SDK-level retries: a dead store must show up in /readyz
+        # within seconds, and evidence uploads get their own retrying spool.
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=3.0, read=60.0),
+            retries=urllib3.Retry(total=0),
+            maxsize=16,
+        )
+        client = connect(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key.value,
+            settings.s3_region,
+            http_client=http,
+        )
+        return cls(
+            settings=settings,
+            engine=create_engine(settings.effective_database_url),
+            store=ObjectStore(client),
+        )
+
+    async def bootstrap_store(self) -> None:
+        async with self._bootstrap_lock:  # startup and /readyz may both try at once
+            if not self.store_bootstrapped:
+                await asyncio.to_thread(self.store.bootstrap, self.buckets)
+                self.store_bootstrapped = True
+
+    async def keep_bootstrapping_store(self, interval: float = 5.0) -> None:
+        """Retry bucket creation until the store answers; /readyz says why until then."""
+        while not self.store_bootstrapped:
+            try:
+                await self.bootstrap_store()
+                log.info("object store ready", extra={"buckets": list(self.buckets)})
+            except Exception as exc:
+                log.warning("object store not ready, retrying", extra={"reason": str(exc)})
+                await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

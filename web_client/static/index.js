@@ -1,0 +1,65 @@
+"use strict";
+
+NotaryI18n.register("zh-CN", {
+  title: "NotaryLink 远程视频公证",
+  intro: "公证处与当事人通过视频远程办理公证：在线申请、一次性告知、视频询问、身份核验，全程录像作为可验证的电子证据。",
+  "card.apply": "在线申请",
+  "card.apply.text": "查看办理事项所需的全部材料，在线提交，最多跑一次。",
+  "card.session": "视频询问",
+  "card.session.text": "当事人、公证员与驻外使领馆或服务点人员同在一个视频会话中。",
+  "card.verify": "公证书核验",
+  "card.verify.text": "法院、登记机关等用证部门可在线核验公证书真伪。",
+  "status.title": "系统状态",
+  "status.database": "数据库",
+  "status.object_store": "证据存储",
+  "status.ok": "正常",
+  "status.error": "异常",
+  api: "接口说明（OpenAPI）",
+  footer: "NotaryLink 开源远程公证平台",
+});
+NotaryI18n.register("en", {
+  title: "NotaryLink remote notarization",
+  intro: "A notary office and applicants complete notarizations over video: online application, one complete notice, video interview, identity checks, and the whole session recorded as verifiable evidence.",
+  "card.apply": "Apply online",
+  "card.apply.text": "See every material a matter needs, hand it in online, visit at most once.",
+  "card.session": "Video interview",
+  "card.session.text": "Applicant, notary and a consular or service-point officer in one video session.",
+  "card.verify": "Verify a certificate",
+  "card.verify.text": "Courts, registries and other departments check a certificate online.",
+  "status.title": "System status",
+  "status.database": "Database",
+  "status.object_store": "Evidence store",
+  "status.ok": "OK",
+  "status.error": "Error",
+  api: "API description (OpenAPI)",
+  footer: "NotaryLink, an open-source remote notarization platform",
+});
+
+let lastChecks = null;
+
+function showStatus() {
+  if (!lastChecks) return;
+  for (const [name, result] of Object.entries(lastChecks)) {
+    const el = document.getElementById(`status-${name}`);
+    if (!el) continue;
+    el.className = `status ${result.status}`;
+    el.textContent = NotaryI18n.t(`status.${result.status}`);
+    el.title = result.reason || "";
+  }
+}
+
+async function refreshStatus() {
+  try {
+    const response = await fetch("/readyz", { cache: "no-store" });
+    lastChecks = (await response.json()).checks;
+  } catch (error) {
+    lastChecks = { database: { status: "error", reason: String(error) },
+                   object_store: { status: "error", reason: String(error) } };
+  }
+  showStatus();
+}
+
+document.addEventListener("notarylink:lang", showStatus);
+NotaryI18n.apply();
+refreshStatus();
+setInterval(refreshStatus, 15000);
