@@ -12,7 +12,7 @@ from aiohttp import web
 
 import web_client
 from notary.db import migrate
-from signaling import ops
+from signaling import auth, ops
 from signaling.appkeys import API, PLATFORM
 from signaling.middleware import observe
 from signaling.openapi import Api
@@ -36,6 +36,7 @@ def package_version() -> str:
 def build_api() -> Api:
     api = Api(title="NotaryLink", version=package_version())
     ops.declare(api)
+    auth.declare(api)
     return api
 
 

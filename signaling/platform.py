@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notary.db import create_engine
 from recorder.store import ObjectStore, connect
 from signaling.metrics import Metrics
+from signaling.ratelimit import RateLimiter
 from signaling.settings import Settings
+from signaling.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,10 @@ class Platform:
     settings: Settings
     engine: AsyncEngine
     store: ObjectStore
+    tokens: TokenSigner
     metrics: Metrics = field(default_factory=Metrics)
+    # Logins: 5 at once, then one every 6 s per client address and per login name.
+    login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=1 / 6, burst=5))
     store_bootstrapped: bool = False
     _bootstrap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -46,8 +51,11 @@ class Platform:
             settings.s3_region,
             http_client=http,
         )
+        if settings.token_secret is None:
+            raise ValueError("the token secret must be prepared before the platform starts")
         return cls(
             settings=settings,
+            tokens=TokenSigner(settings.token_secret.value),
             engine=create_engine(settings.effective_database_url),
             store=ObjectStore(client),
         )
