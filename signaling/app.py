@@ -12,11 +12,12 @@ from aiohttp import web
 
 import web_client
 from notary.db import migrate
-from signaling import auth, ops
-from signaling.appkeys import API, PLATFORM
+from signaling import auth, ops, rooms_api
+from signaling.appkeys import API, PLATFORM, ROOMS
 from signaling.middleware import observe
 from signaling.openapi import Api
 from signaling.platform import Platform
+from signaling.rooms import RoomRegistry
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,14 @@ def build_api() -> Api:
     api = Api(title="NotaryLink", version=package_version())
     ops.declare(api)
     auth.declare(api)
+    rooms_api.declare(api)
     return api
 
 
 def create_app(platform: Platform) -> web.Application:
     app = web.Application(middlewares=[observe], client_max_size=MAX_REQUEST_BYTES)
     app[PLATFORM] = platform
+    app[ROOMS] = RoomRegistry()
     app[API] = build_api()
     app[API].install(app.router)
     app.router.add_get("/", _index, name="index")

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from signaling.openapi import Api
 from signaling.platform import Platform
+from signaling.rooms import RoomRegistry
 
 PLATFORM = web.AppKey("platform", Platform)
 API = web.AppKey("api", Api)
+ROOMS = web.AppKey("rooms", RoomRegistry)

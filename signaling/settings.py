@@ -68,6 +68,7 @@ class Settings:
     stun_urls: tuple[str, ...] = ()
     turn_urls: tuple[str, ...] = ()
     turn_secret: Secret | None = None
+    reconnect_grace_seconds: int = 60
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
@@ -179,6 +180,19 @@ def _ice_urls(allowed: tuple[str, ...]) -> Callable[[str, str], tuple[str, ...]]
     return parse
 
 
+def _seconds(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected whole seconds, got {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}: must be between {low} and {high} seconds")
+        return value
+
+    return parse
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -250,6 +264,10 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "stun_urls": (_ice_urls(("stun", "stuns")), "comma-separated STUN URLs handed to browsers"),
     "turn_urls": (_ice_urls(("turn", "turns")), "comma-separated TURN URLs (udp, tcp, tls)"),
     "turn_secret": (_secret, "coturn `static-auth-secret` for short-lived TURN credentials"),
+    "reconnect_grace_seconds": (
+        _seconds(5, 600),
+        "how long a dropped participant may rejoin the same session as themselves",
+    ),
     "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "log_format": (_log_format, "`json` (one object per line) or `text`"),
 }

@@ -3,30 +3,15 @@
 import pytest
 from aiohttp.test_utils import TestClient
 
-from notary.accounts import create_account, ensure_office
 from notary.roles import Role
 from signaling.appkeys import PLATFORM
+from tests.signaling.conftest import PASSWORD, MakeAccount
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "notary passphrase 2026"
-
-
 @pytest.fixture
-async def notary_login(client: TestClient) -> str:
-    async with client.app[PLATFORM].engine.begin() as conn:
-        office = await ensure_office(
-            conn, "TEST", "测试公证处", "Test Notary Office", "Asia/Shanghai"
-        )
-        await create_account(
-            conn,
-            role=Role.NOTARY,
-            display_name="李公证员",
-            login="li@example.org",
-            password=PASSWORD,
-            office_id=office,
-        )
-    return "li@example.org"
+async def notary_login(make_account: MakeAccount) -> str:
+    return await make_account(Role.NOTARY, "li@example.org")
 
 
 async def test_login_returns_a_session_token(client: TestClient, notary_login: str) -> None:
