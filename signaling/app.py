@@ -12,8 +12,8 @@ from aiohttp import web
 
 import web_client
 from notary.db import migrate
-from signaling import auth, ops, rooms_api
-from signaling.appkeys import API, PLATFORM, ROOMS
+from signaling import auth, ops, rooms_api, ws
+from signaling.appkeys import API, HUBS, PLATFORM, ROOMS
 from signaling.middleware import observe
 from signaling.openapi import Api
 from signaling.platform import Platform
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON bodies; uploads get their own, streamed limit
 
-# Routes that serve pages and files rather than the REST API (not in /api/openapi.json).
-PAGE_ROUTES = frozenset({"index", "static"})
+# Pages, files and the WebSocket (docs/protocol.md): not REST, not in /api/openapi.json.
+NON_API_ROUTES = frozenset({"index", "static", "websocket"})
 
 
 def package_version() -> str:
@@ -46,11 +46,14 @@ def create_app(platform: Platform) -> web.Application:
     app = web.Application(middlewares=[observe], client_max_size=MAX_REQUEST_BYTES)
     app[PLATFORM] = platform
     app[ROOMS] = RoomRegistry()
+    app[HUBS] = {}
     app[API] = build_api()
     app[API].install(app.router)
     app.router.add_get("/", _index, name="index")
+    app.router.add_get("/ws", ws.websocket, name="websocket")
     app.router.add_static("/static/", web_client.STATIC_DIR, name="static", follow_symlinks=False)
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(ws.close_hubs)
     return app
 
 

@@ -9,6 +9,7 @@ from tests.signaling.conftest import PASSWORD, MakeAccount
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture
 async def notary_login(make_account: MakeAccount) -> str:
     return await make_account(Role.NOTARY, "li@example.org")

@@ -4,7 +4,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from signaling.app import PAGE_ROUTES, build_api
+from signaling.app import NON_API_ROUTES, build_api
 from signaling.openapi import Api
 
 pytestmark = pytest.mark.integration
@@ -15,7 +15,7 @@ def _served(app: web.Application) -> set[tuple[str, str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter") or info.get("prefix")
-        if route.method == "HEAD" or route.name in PAGE_ROUTES:
+        if route.method == "HEAD" or route.name in NON_API_ROUTES:
             continue
         routes.add((route.method, str(path)))
     return routes

@@ -1,0 +1,258 @@
+"""One live session on this node: the room's rules, its participants' connections and media.
+
+The hub turns protocol messages into room transitions (signaling.rooms), broadcasts the events
+they produce, and starts or stops each admitted participant's server-side peer (media).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCSessionDescription
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from media import ForwardedTrack, MediaRoom, NegotiationError, ParticipantPeer
+from signaling import protocol
+from signaling.connection import CLOSE_ENDED, CLOSE_REPLACED, Connection
+from signaling.protocol import Message, ProtocolError
+from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, SessionState
+
+log = logging.getLogger(__name__)
+
+STATS_INTERVAL = 5.0
+TICK_INTERVAL = 1.0
+
+
+class SessionHub:
+    def __init__(
+        self,
+        room: Room,
+        configuration: Callable[[], RTCConfiguration],
+        ice_servers: Callable[[str], list[dict[str, Any]]],
+    ) -> None:
+        self.room = room
+        self.media = MediaRoom(room.id)
+        self._configuration = configuration
+        self._ice_servers = ice_servers
+        self._connections: dict[str, Connection] = {}
+        self._ticker = asyncio.create_task(self._tick(), name=f"hub-{room.id}")
+        self.closed = False
+
+    # --- connections ----------------------------------------------------------------------
+
+    async def attach(self, connection: Connection) -> None:
+        """An authenticated connection for one participant; a previous one is replaced."""
+        pid = connection.participant_id
+        previous = self._connections.get(pid)
+        self._connections[pid] = connection
+        if previous is not None:
+            await previous.close(CLOSE_REPLACED, "opened elsewhere")
+        try:
+            events = self.room.arrive(pid)
+        except RoomError as exc:
+            self._connections.pop(pid, None)
+            connection.send(protocol.error(exc.code, exc.message))
+            await connection.close(CLOSE_ENDED, exc.code)
+            return
+        participant = self.room.participant(pid)
+        connection.send(
+            {
+                "type": "welcome",
+                "v": protocol.VERSION,
+                "participant": participant.public(),
+                "room": self.room.snapshot()["room"],
+                "ice_servers": self._ice_servers(pid),
+            }
+        )
+        self.broadcast(events, exclude=pid)
+        if participant.presence is Presence.ADMITTED:
+            await self._start_media(pid)
+
+    async def detach(self, connection: Connection) -> None:
+        pid = connection.participant_id
+        if self._connections.get(pid) is not connection:
+            return  # replaced by a newer connection, which now speaks for the participant
+        del self._connections[pid]
+        if self.closed:
+            return
+        self.broadcast(self.room.connection_lost(pid))
+
+    def send(self, participant_id: str, event: Event) -> None:
+        connection = self._connections.get(participant_id)
+        if connection is not None:
+            connection.send(event)
+
+    def broadcast(self, events: list[Event], exclude: str | None = None) -> None:
+        for event in events:
+            for pid, connection in list(self._connections.items()):
+                if pid != exclude:
+                    connection.send(event)
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def handle(self, connection: Connection, message: Message) -> None:
+        pid = connection.participant_id
+        try:
+            await self._dispatch(pid, message)
+        except (RoomError, ProtocolError) as exc:
+            connection.send(protocol.error(exc.code, exc.message, message.ref))
+        except NegotiationError as exc:
+            connection.send(protocol.error("negotiation_failed", str(exc), message.ref))
+        except ValueError as exc:  # an SDP or candidate aiortc could not parse
+            connection.send(protocol.error("invalid", str(exc)[:200], message.ref))
+        except Exception:
+            # Whatever a client sends, the room goes on: log it, answer, keep serving.
+            log.exception("message failed", extra={"room": self.room.id, "type": message.type})
+            connection.send(
+                protocol.error("internal", "the message could not be handled", message.ref)
+            )
+
+    async def _dispatch(self, pid: str, message: Message) -> None:
+        data = message.data
+        match message.type:
+            case "join":
+                raise ProtocolError("already_joined", "this connection has joined already")
+            case "ping":
+                self.send(pid, {"type": "pong", "ref": message.ref})
+            case "offer":
+                await self._offer(pid, data["sdp"], message.ref)
+            case "candidate":
+                await self._candidate(pid, data)
+            case "mute":
+                target = data.get("participant", pid)
+                self.broadcast(
+                    self.room.set_muted(pid, target, data.get("audio"), data.get("video"))
+                )
+            case "admit":
+                target = data["participant"]
+                self.broadcast(self.room.admit(pid, target))
+                await self._start_media(target)
+            case "remove":
+                target = data["participant"]
+                self.broadcast(self.room.remove(pid, target))
+                await self._stop_participant(target, "removed")
+            case "leave":
+                self.broadcast(self.room.leave(pid))
+                await self._stop_participant(pid, "left")
+            case "start":
+                self.broadcast(self.room.start(pid))
+            case "end":
+                self.broadcast(self.room.end(pid))
+                await self.close()
+
+    def _require_peer(self, pid: str) -> ParticipantPeer:
+        peer = self.media.get(pid)
+        if peer is None or self.room.participant(pid).presence is not Presence.ADMITTED:
+            raise ProtocolError("not_admitted", "wait until the notary admits you")
+        return peer
+
+    async def _offer(self, pid: str, sdp: str, ref: str | None) -> None:
+        peer = self._require_peer(pid)
+        if not self.room.participant(pid).role.publishes:
+            media = SessionDescription.parse(sdp).media
+            if any((m.direction or "sendrecv") in ("sendrecv", "sendonly") for m in media):
+                raise ProtocolError("forbidden", "observers only receive")
+        answer = await peer.handle_offer(RTCSessionDescription(sdp=sdp, type="offer"))
+        self.send(
+            pid,
+            {"type": "answer", "sdp": answer.sdp, "tracks": self._track_map(peer), "ref": ref},
+        )
+
+    @staticmethod
+    def _track_map(peer: ParticipantPeer) -> list[dict[str, str]]:
+        """Which of the participant's receiving m-lines carries whose audio or video."""
+        tracks = []
+        for transceiver in peer.pc.getTransceivers():
+            track = transceiver.sender.track
+            if isinstance(track, ForwardedTrack) and transceiver.mid is not None:
+                tracks.append(
+                    {
+                        "mid": transceiver.mid,
+                        "participant": track.publication.participant_id,
+                        "kind": track.kind,
+                    }
+                )
+        return tracks
+
+    async def _candidate(self, pid: str, data: dict[str, Any]) -> None:
+        peer = self._require_peer(pid)
+        if peer.pc.remoteDescription is None:
+            raise ProtocolError("out_of_order", "send the offer before candidates")
+        text = data["candidate"]
+        if not text:  # end-of-candidates
+            return
+        candidate = candidate_from_sdp(text.removeprefix("candidate:"))
+        candidate.sdpMid = data.get("sdpMid")
+        candidate.sdpMLineIndex = data.get("sdpMLineIndex")
+        await peer.pc.addIceCandidate(candidate)
+
+    # --- media ----------------------------------------------------------------------------
+
+    async def _start_media(self, pid: str) -> None:
+        """A fresh server-side peer for an admitted participant (a rejoin replaces the old)."""
+        await self.media.remove(pid)
+        peer = ParticipantPeer(
+            pid,
+            self._configuration(),
+            on_negotiation_needed=lambda p: self.send(
+                p.participant_id, {"type": "negotiate", "receive": p.receive_slots}
+            ),
+        )
+        self.media.add(peer)
+        self.send(pid, {"type": "admitted", "receive": peer.receive_slots})
+
+    async def _stop_participant(self, pid: str, reason: str) -> None:
+        await self.media.remove(pid)
+        connection = self._connections.pop(pid, None)
+        if connection is not None:
+            connection.send({"type": "bye", "reason": reason})
+            await connection.close(CLOSE_ENDED, reason)
+
+    async def _tick(self) -> None:
+        since_stats = 0.0
+        while True:
+            await asyncio.sleep(TICK_INTERVAL)
+            try:
+                for event in self.room.expire_reconnects():
+                    self.broadcast([event])
+                    await self.media.remove(event["participant"]["id"])
+                since_stats += TICK_INTERVAL
+                if since_stats >= STATS_INTERVAL:
+                    since_stats = 0.0
+                    await self._push_stats()
+            except Exception:
+                log.exception("hub tick failed", extra={"room": self.room.id})
+
+    async def _push_stats(self) -> None:
+        notaries = [
+            p.id for p in self.room.participants.values() if p.role is ParticipantRole.NOTARY
+        ]
+        for peer in self.media.peers:
+            if peer.closed or peer.pc.remoteDescription is None:
+                continue
+            stats = dataclasses.asdict(await peer.network_stats())
+            event = {"type": "network", "participant": peer.participant_id, "stats": stats}
+            for pid in {peer.participant_id, *notaries}:
+                self.send(pid, event)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._ticker
+        await self.media.close()
+        connections = list(self._connections.values())
+        self._connections.clear()
+        for connection in connections:
+            await connection.close(CLOSE_ENDED, "session ended")
+
+    @property
+    def ended(self) -> bool:
+        return self.room.state is SessionState.ENDED

@@ -1,0 +1,132 @@
+"""The WebSocket endpoint `/ws`: authenticate with a join token, then talk protocol v1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from signaling import protocol
+from signaling.appkeys import HUBS, PLATFORM, ROOMS
+from signaling.connection import CLOSE_ENDED, Connection
+from signaling.hub import SessionHub
+from signaling.ice import browser_ice_servers, server_configuration
+from signaling.logs import new_request_id, request_id_var
+from signaling.ratelimit import RateLimiter
+from signaling.tokens import TokenError
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 10.0
+HARD_FRAME_LIMIT = 256 * 1024  # aiohttp closes the socket above this; below it we answer
+MESSAGES_PER_SECOND = 20
+MESSAGE_BURST = 60
+MAX_VIOLATIONS = 200  # a client that keeps hammering after its errors is disconnected
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    request_id_var.set(new_request_id(request.headers.get("X-Request-Id")))
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=HARD_FRAME_LIMIT)
+    await ws.prepare(request)
+    try:
+        hub, connection = await _join(request, ws)
+    except _Refused as refused:
+        await ws.send_json(protocol.error(refused.code, refused.message))
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=refused.code.encode())
+        return ws
+    try:
+        await hub.attach(connection)
+        await _serve(hub, connection, ws)
+    finally:
+        await hub.detach(connection)
+        await connection.close()
+        if hub.ended:
+            await hub.close()
+            if request.app[HUBS].get(hub.room.id) is hub:
+                del request.app[HUBS][hub.room.id]
+    return ws
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+
+
+async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[SessionHub, Connection]:
+    """The first message must be `join` with a valid token, within JOIN_TIMEOUT."""
+    try:
+        first = await ws.receive(timeout=JOIN_TIMEOUT)
+    except TimeoutError:
+        raise _Refused("join_timeout", f"send 'join' within {JOIN_TIMEOUT:.0f} s") from None
+    if first.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        raise _Refused("malformed", "expected a 'join' message")
+    try:
+        message = protocol.parse(first.data)
+    except protocol.ProtocolError as exc:
+        raise _Refused(exc.code, exc.message) from None
+    if message.type != "join":
+        raise _Refused("out_of_order", "the first message must be 'join'")
+    if message.data.get("v", protocol.VERSION) != protocol.VERSION:
+        raise _Refused("unsupported_version", f"this server speaks version {protocol.VERSION}")
+    platform = request.app[PLATFORM]
+    try:
+        claims = platform.tokens.verify_join(message.data["token"])
+    except TokenError as exc:
+        raise _Refused(exc.code, exc.message) from None
+    room = request.app[ROOMS].get(claims.room_id)
+    if room is None:
+        raise _Refused("room_not_found", "this session does not exist (any more)")
+    participant = room.participants.get(claims.participant_id)
+    if participant is None or participant.role.value != claims.role:
+        raise _Refused("token_invalid", "this link does not belong to this session")
+    hubs = request.app[HUBS]
+    hub = hubs.get(room.id)
+    if hub is None or hub.closed:
+        settings = platform.settings
+        hub = SessionHub(
+            room,
+            configuration=lambda: server_configuration(settings),
+            ice_servers=lambda pid: browser_ice_servers(settings, pid),
+        )
+        hubs[room.id] = hub
+    log.info("joined", extra={"room": room.id, "participant": participant.id})
+    return hub, Connection(ws, participant.id)
+
+
+async def _serve(hub: SessionHub, connection: Connection, ws: web.WebSocketResponse) -> None:
+    limiter = RateLimiter(rate=MESSAGES_PER_SECOND, burst=MESSAGE_BURST, max_keys=1)
+    violations = 0
+    async for raw in ws:
+        if raw.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            break
+        if connection.closed:
+            break
+        if not limiter.allow("c"):
+            violations += 1
+            if violations > MAX_VIOLATIONS:
+                await connection.close(CLOSE_ENDED, "rate limit")
+                break
+            if violations % 20 == 1:  # answer, but do not amplify a flood
+                connection.send(protocol.error("rate_limited", "too many messages; slow down"))
+            continue
+        try:
+            message = protocol.parse(raw.data)
+        except protocol.ProtocolError as exc:
+            violations += 1
+            connection.send(protocol.error(exc.code, exc.message))
+            continue
+        await hub.handle(connection, message)
+        if hub.closed:
+            break
+
+
+async def close_hubs(app: web.Application) -> None:
+    hubs = list(app[HUBS].values())
+    app[HUBS].clear()
+    for hub in hubs:
+        with contextlib.suppress(Exception):
+            await hub.close()
+    await asyncio.sleep(0)
