@@ -1,0 +1,40 @@
+"""Live media through the server: encoded frames forwarded between participants, never
+transcoded, with taps for the recorder (encoded) and identity (decoded). See docs/media.md.
+
+media/ never imports notary/ or signaling/.
+"""
+
+from media.compat import AIORTC_VERSION, AiortcVersionError
+from media.decoded_tap import DecodedFrame, DecodedVideoTap
+from media.fanout import Publication
+from media.forwarded_track import ForwardedTrack
+from media.frames import CodecInfo, EncodedFrame, is_keyframe
+from media.negotiation import CodecUnavailable
+from media.peer import NegotiationError, ParticipantPeer, QueueLimits
+from media.receiver_tap import ReceiverTap
+from media.room import MediaRoom
+from media.sender_hook import relay_keyframe_requests
+from media.stats import NetworkStats
+from media.subscription import Subscription, SubscriptionClosed
+
+__all__ = [
+    "AIORTC_VERSION",
+    "AiortcVersionError",
+    "CodecInfo",
+    "CodecUnavailable",
+    "DecodedFrame",
+    "DecodedVideoTap",
+    "EncodedFrame",
+    "ForwardedTrack",
+    "MediaRoom",
+    "NegotiationError",
+    "NetworkStats",
+    "ParticipantPeer",
+    "Publication",
+    "QueueLimits",
+    "ReceiverTap",
+    "Subscription",
+    "SubscriptionClosed",
+    "is_keyframe",
+    "relay_keyframe_requests",
+]

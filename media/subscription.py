@@ -1,0 +1,154 @@
+"""A bounded queue of encoded frames for one consumer (a subscriber's sender, the recorder).
+
+The producer never waits: when the queue is full the frame is dropped and counted. A video
+stream that lost a frame cannot be decoded until its next keyframe, so after a drop (and at
+the start) that stream's delta frames are skipped until a keyframe, which is requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from media.frames import EncodedFrame
+
+DEFAULT_MAX_FRAMES = 64
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+
+
+class SubscriptionClosed(Exception):
+    """The subscription is closed and drained: no frame will come."""
+
+
+class KeyframeSource(Protocol):
+    """What a subscription needs from a publication it is attached to."""
+
+    kind: str
+
+    def request_keyframe(self) -> None: ...
+
+    def _detach(self, subscription: Subscription) -> None: ...
+
+
+class Subscription:
+    """Frames from one or more publications, in arrival order, bounded in count and bytes."""
+
+    def __init__(
+        self,
+        *,
+        max_frames: int = DEFAULT_MAX_FRAMES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        end_with_sources: bool = True,
+        name: str = "",
+    ) -> None:
+        if max_frames < 1 or max_bytes < 1:
+            raise ValueError("a subscription needs room for at least one frame")
+        self.name = name
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        # A forwarding subscription ends with its publication; the recorder's participant
+        # stream outlives any one track and is closed by its owner.
+        self.end_with_sources = end_with_sources
+        self.delivered = 0
+        self.dropped = 0  # frames refused because the queue was full
+        self.skipped = 0  # video delta frames refused while waiting for a keyframe
+        self.keyframe_requests = 0
+        self._frames: deque[EncodedFrame] = deque()
+        self._bytes = 0
+        self._ready = asyncio.Event()
+        self._closed = False
+        # Per source: True while its video needs a keyframe before anything decodable.
+        self._sources: dict[KeyframeSource, bool] = {}
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self._frames)
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def sources(self) -> list[KeyframeSource]:
+        return list(self._sources)
+
+    def _attach(self, source: KeyframeSource) -> None:
+        self._sources[source] = source.kind == "video"
+
+    def _detached(self, source: KeyframeSource) -> None:
+        self._sources.pop(source, None)
+        if self.end_with_sources and not self._sources:
+            self.close()
+
+    def offer(self, source: KeyframeSource, frame: EncodedFrame) -> bool:
+        """Queue a frame without waiting; False if it was dropped or skipped."""
+        if self._closed or source not in self._sources:
+            return False
+        waiting = self._sources[source]
+        if waiting and not frame.keyframe:
+            self.skipped += 1
+            return False
+        if len(self._frames) >= self.max_frames or self._bytes + len(frame.data) > self.max_bytes:
+            self.dropped += 1
+            if frame.kind == "video":
+                self._sources[source] = True
+                self.keyframe_requests += 1
+                source.request_keyframe()
+            return False
+        if waiting:
+            self._sources[source] = False
+        self._frames.append(frame)
+        self._bytes += len(frame.data)
+        self._ready.set()
+        return True
+
+    def request_keyframe(self) -> None:
+        """Ask every attached video publication for a keyframe (throttled upstream)."""
+        for source in self._sources:
+            if source.kind == "video":
+                self.keyframe_requests += 1
+                source.request_keyframe()
+
+    def get_nowait(self) -> EncodedFrame | None:
+        if not self._frames:
+            if self._closed:
+                raise SubscriptionClosed
+            return None
+        frame = self._frames.popleft()
+        self._bytes -= len(frame.data)
+        self.delivered += 1
+        return frame
+
+    async def get(self) -> EncodedFrame:
+        while True:
+            frame = self.get_nowait()
+            if frame is not None:
+                return frame
+            self._ready.clear()
+            await self._ready.wait()
+
+    def close(self) -> None:
+        """Stop receiving; frames already queued can still be read."""
+        if self._closed:
+            return
+        self._closed = True
+        for source in list(self._sources):
+            source._detach(self)
+        self._sources.clear()
+        self._ready.set()
+
+    def __aiter__(self) -> AsyncIterator[EncodedFrame]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[EncodedFrame]:
+        while True:
+            try:
+                yield await self.get()
+            except SubscriptionClosed:
+                return
