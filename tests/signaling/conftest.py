@@ -51,3 +51,7 @@ def login_token(
         return str((await response.json())["token"])
 
     return login
+
+
+# Media fixtures shared with tests/media: a generated VP8/Opus WebM and loopback-only ICE.
+from tests.media.conftest import loopback_ice, webm  # noqa: E402, F401
