@@ -13,6 +13,7 @@ start-up, before serving; anywhere else use `await asyncio.to_thread(migrate, ur
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,10 @@ PG_CONNECT_TIMEOUT_S = 10  # a dead server fails start-up and health checks quic
 PG_MIGRATION_LOCK_KEY = 0x4E4F_5441_5259  # "NOTARY"
 
 T = TypeVar("T")
+
+# Alembic keeps its running migration context in a module-global proxy, so two migrations in
+# one process must not overlap. (Across processes the database locks; see env.py.)
+_alembic_lock = threading.Lock()
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -153,18 +158,22 @@ def head_revision() -> str:
 def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at `url` to `revision` (default: the newest). Idempotent."""
     config = alembic_config(url)
-    _blocking(lambda: command.upgrade(config, revision))
+    _blocking(lambda: _locked(command.upgrade, config, revision))
 
 
 def downgrade(url: str, revision: str) -> None:
     """Downgrade to `revision` ("base" drops every table). For development and tests only."""
     config = alembic_config(url)
-    _blocking(lambda: command.downgrade(config, revision))
+    _blocking(lambda: _locked(command.downgrade, config, revision))
 
 
 def current_revision(url: str) -> str | None:
     """The revision the database is at; None for an empty (never migrated) database."""
-    parse_url(url)
+    parsed = parse_url(url)
+    database = parsed.database or ""
+    on_disk = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_disk and not Path(database).exists():
+        return None  # asking must not create the file as a side effect
     return _blocking(lambda: asyncio.run(_current_revision(url)))
 
 
@@ -177,6 +186,11 @@ async def _current_revision(url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+def _locked(alembic_command: Callable[[Config, str], None], config: Config, revision: str) -> None:
+    with _alembic_lock:
+        alembic_command(config, revision)
 
 
 def _blocking(work: Callable[[], T]) -> T:
