@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -13,8 +14,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from notary.db import migrate
 from recorder.keys import SigningKeyError
 from recorder.local_s3 import LocalS3Error, LocalS3Ports, LocalS3Server
+from signaling import accounts_cli
 from signaling.app import create_app
 from signaling.logs import configure_logging
 from signaling.platform import Platform
@@ -48,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("settings", help="print the effective settings, secrets masked")
+    accounts_cli.add_parser(commands)
     return parser
 
 
@@ -61,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "settings":
         print(json.dumps(settings.describe(), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "accounts":
+        return accounts_cli.run(settings, args)
     configure_logging(settings.log_level, settings.log_format)
     if args.host:
         settings = replace(settings, host=args.host)
@@ -83,8 +89,12 @@ def serve(settings: Settings, local_s3: bool) -> int:
     try:
         if local_s3:
             s3 = _start_local_s3(settings)
+        demo = None
+        if not settings.production:
+            migrate(settings.effective_database_url)
+            demo = asyncio.run(accounts_cli.seed_demo_notary(settings))
         app = create_app(Platform.from_settings(settings))
-        _print_urls(settings)
+        _print_urls(settings, demo)
         web.run_app(
             app,
             host=settings.host,
@@ -119,13 +129,20 @@ def _start_local_s3(settings: Settings) -> LocalS3Server:
     return server
 
 
-def _print_urls(settings: Settings) -> None:
+def _print_urls(settings: Settings, demo_password: Path | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
+    demo = (
+        f"Demo notary: {accounts_cli.DEMO_LOGIN}, password in {demo_password}\n"
+        if demo_password is not None
+        else ""
+    )
     print(
         "\nNotaryLink is starting. Open:\n"
         f"  {base}/                  home page (中文 / English)\n"
+        f"  {base}/static/staff.html notary: log in, create a video session, get join links\n"
         f"  {base}/readyz            readiness: database and object store\n"
         f"  {base}/api/openapi.json  the REST API\n"
+        f"{demo}"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -41,12 +41,13 @@ async def readyz(request: web.Request) -> web.Response:
             await platform.bootstrap_store()
         await asyncio.to_thread(platform.store.check, platform.buckets)
 
-    checks = dict(
-        await asyncio.gather(
-            _check("database", ping(platform.engine)),
-            _check("object_store", store_probe()),
-        )
-    )
+    probes = [
+        _check("database", ping(platform.engine)),
+        _check("object_store", store_probe()),
+    ]
+    if platform.redis is not None:
+        probes.append(_check("redis", platform.redis.ping()))
+    checks = dict(await asyncio.gather(*probes))
     for name, result in checks.items():
         platform.metrics.ready.labels(name).set(1 if result["status"] == "ok" else 0)
     ok = all(result["status"] == "ok" for result in checks.values())
@@ -94,7 +95,7 @@ def declare(api: Api) -> None:
         "GET",
         "/readyz",
         readyz,
-        summary="Readiness: database and object store, each ok or error with the reason",
+        summary="Readiness: database, object store (and Redis when set), each ok or error with why",
         tags=("operations",),
         responses={200: "every dependency answers", 503: "a dependency is down"},
         schema_statuses=(503,),
@@ -105,7 +106,11 @@ def declare(api: Api) -> None:
                 "status": {"enum": ["ok", "error"]},
                 "checks": {
                     "type": "object",
-                    "properties": {"database": CHECK_SCHEMA, "object_store": CHECK_SCHEMA},
+                    "properties": {
+                        "database": CHECK_SCHEMA,
+                        "object_store": CHECK_SCHEMA,
+                        "redis": CHECK_SCHEMA,
+                    },
                 },
             },
         },

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 import urllib3
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notary.db import create_engine
@@ -28,6 +29,7 @@ class Platform:
     metrics: Metrics = field(default_factory=Metrics)
     # Logins: 5 at once, then one every 6 s per client address and per login name.
     login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=1 / 6, burst=5))
+    redis: Redis | None = None  # several nodes share room state through it; None on one node
     store_bootstrapped: bool = False
     _bootstrap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -53,8 +55,14 @@ class Platform:
         )
         if settings.token_secret is None:
             raise ValueError("the token secret must be prepared before the platform starts")
+        redis = (
+            Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=5)
+            if settings.redis_url
+            else None
+        )
         return cls(
             settings=settings,
+            redis=redis,
             tokens=TokenSigner(settings.token_secret.value),
             engine=create_engine(settings.effective_database_url),
             store=ObjectStore(client),
@@ -78,3 +86,5 @@ class Platform:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()

@@ -146,6 +146,8 @@ def test_serve_with_local_s3_is_ready_stops_on_ctrl_c_and_reuses_data(tmp_path: 
     assert body["status"] == "ok", body
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output
+    demo_password = (tmp_path / "var" / "secrets" / "demo-notary-password").read_text().strip()
+    assert "demo-notary-password" in output and demo_password not in output
     # Ctrl-C ended the S3 server it started too.
     assert _free(s3_port), "the local S3 server outlived `serve`"
     var = tmp_path / "var"

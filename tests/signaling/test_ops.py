@@ -84,3 +84,29 @@ async def test_metrics_count_requests_by_route_pattern(client: TestClient) -> No
     assert 'notarylink_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert "notarylink_http_request_duration_seconds_bucket" in text
+
+
+def _redis_or_skip() -> None:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            pass
+    except OSError as exc:
+        pytest.skip(f"Redis not reachable at 127.0.0.1:6379 ({exc})")
+
+
+async def test_readyz_checks_redis_when_configured(settings: Settings) -> None:
+    _redis_or_skip()
+    for url, expected in (("redis://127.0.0.1:6379/15", "ok"), ("redis://127.0.0.1:1/0", "error")):
+        app = create_app(Platform.from_settings(replace(settings, redis_url=url)))
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/readyz")
+            body = await response.json()
+            assert body["checks"]["redis"]["status"] == expected, body
+            assert response.status == (200 if expected == "ok" else 503)
+
+
+async def test_readyz_has_no_redis_check_on_one_node(client: TestClient) -> None:
+    body = await (await client.get("/readyz")).json()
+    assert "redis" not in body["checks"]

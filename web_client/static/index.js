@@ -15,6 +15,7 @@ NotaryI18n.register("zh-CN", {
   "status.ok": "正常",
   "status.error": "异常",
   api: "接口说明（OpenAPI）",
+  staff: "公证员工作台：登录并发起视频询问",
   footer: "NotaryLink 开源远程公证平台",
 });
 NotaryI18n.register("en", {
@@ -32,6 +33,7 @@ NotaryI18n.register("en", {
   "status.ok": "OK",
   "status.error": "Error",
   api: "API description (OpenAPI)",
+  staff: "Notary desk: log in and start a video interview",
   footer: "NotaryLink, an open-source remote notarization platform",
 });
 
