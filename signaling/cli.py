@@ -17,7 +17,7 @@ from aiohttp import web
 from notary.db import migrate
 from recorder.keys import SigningKeyError
 from recorder.local_s3 import LocalS3Error, LocalS3Ports, LocalS3Server
-from signaling import accounts_cli
+from signaling import accounts_cli, evidence_cli
 from signaling.app import create_app
 from signaling.logs import configure_logging
 from signaling.platform import Platform
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("settings", help="print the effective settings, secrets masked")
     accounts_cli.add_parser(commands)
+    evidence_cli.add_parsers(commands)
     return parser
 
 
@@ -67,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "accounts":
         return accounts_cli.run(settings, args)
+    if args.command == "verify":
+        return evidence_cli.run_verify(settings, args)
     configure_logging(settings.log_level, settings.log_format)
     if args.host:
         settings = replace(settings, host=args.host)

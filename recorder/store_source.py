@@ -1,0 +1,53 @@
+"""Reading one session's evidence straight from the object store (for `notarylink verify ID`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from minio.error import S3Error
+
+from recorder.store import ObjectStore
+
+INDEX_PREFIX = "index/sessions/"
+
+
+def index_key(session_id: str) -> str:
+    return f"{INDEX_PREFIX}{session_id}.json"
+
+
+def session_prefix(case_ref: str, session_id: str) -> str:
+    return f"cases/{case_ref}/sessions/{session_id}/"
+
+
+class StoreSource:
+    """An EvidenceSource over the objects under one session's prefix."""
+
+    def __init__(self, store: ObjectStore, bucket: str, prefix: str) -> None:
+        self.store = store
+        self.bucket = bucket
+        self.prefix = prefix
+
+    @classmethod
+    def for_session(cls, store: ObjectStore, bucket: str, session_id: str) -> StoreSource:
+        """Find the session through its index object (written when recording starts)."""
+        try:
+            index = json.loads(store.read(bucket, index_key(session_id)))
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                raise LookupError(f"no recorded session {session_id!r} in {bucket}") from None
+            raise
+        return cls(store, bucket, str(index["prefix"]))
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.store.read(self.bucket, self.prefix + name)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                return None
+            raise
+
+    def names(self) -> Iterable[str]:
+        for item in self.store.client.list_objects(self.bucket, prefix=self.prefix, recursive=True):
+            if item.object_name:
+                yield item.object_name[len(self.prefix) :]
