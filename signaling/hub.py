@@ -169,7 +169,9 @@ class SessionHub:
         tracks = []
         for transceiver in peer.pc.getTransceivers():
             track = transceiver.sender.track
-            if isinstance(track, ForwardedTrack) and transceiver.mid is not None:
+            # An unsubscribed m-line keeps its stopped track but carries nothing any more.
+            live = transceiver.direction != "inactive"
+            if isinstance(track, ForwardedTrack) and transceiver.mid is not None and live:
                 tracks.append(
                     {
                         "mid": transceiver.mid,
