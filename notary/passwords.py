@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -10,9 +12,13 @@ MAX_LENGTH = 1024  # argon2 accepts more; a cap keeps a request from buying seco
 
 _hasher = PasswordHasher()
 
-# Verifying against this when no account matches keeps the answer time the same, so timing does
-# not reveal which e-mail addresses have accounts.
-_DUMMY_HASH = _hasher.hash("no such account: constant-time filler")
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verifying against this when no account matches keeps the answer time the same, so timing
+    # does not reveal which e-mail addresses have accounts. Made on first use: hashing costs
+    # ~0.2 s, which every command would otherwise pay at import.
+    return _hasher.hash("no such account: constant-time filler")
 
 
 class WeakPassword(ValueError):
@@ -42,7 +48,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         return False
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
-from urllib.parse import urlsplit
 
-from aiohttp import web
-
-from notary.db import migrate
-from recorder.keys import SigningKeyError
-from recorder.local_s3 import LocalS3Error, LocalS3Ports, LocalS3Server
 from signaling import accounts_cli, evidence_cli
-from signaling.app import create_app
 from signaling.logs import configure_logging
-from signaling.platform import Platform
-from signaling.settings import (
-    Settings,
-    SettingsError,
-    env_name,
-    load_settings,
-    prepare_secrets,
-)
-
-log = logging.getLogger("notarylink")
+from signaling.settings import SettingsError, env_name, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,80 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = replace(settings, host=args.host)
     if args.port:
         settings = replace(settings, port=args.port)
+    # Imported here: the media stack takes seconds to load, and `verify` needs none of it.
+    from signaling.serve import serve
+
     return serve(settings, local_s3=args.local_s3)
-
-
-def serve(settings: Settings, local_s3: bool) -> int:
-    if local_s3 and settings.production:
-        print("notarylink: --local-s3 is for development only", file=sys.stderr)
-        return 2
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        settings = prepare_secrets(settings)
-    except SigningKeyError as exc:
-        print(f"notarylink: {env_name('signing_key_path')}: {exc}", file=sys.stderr)
-        return 2
-    s3: LocalS3Server | None = None
-    try:
-        if local_s3:
-            s3 = _start_local_s3(settings)
-        demo = None
-        if not settings.production:
-            migrate(settings.effective_database_url)
-            demo = asyncio.run(accounts_cli.seed_demo_notary(settings))
-        app = create_app(Platform.from_settings(settings))
-        _print_urls(settings, demo)
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,  # our middleware logs requests without query strings
-            handle_signals=True,
-        )
-    except LocalS3Error as exc:
-        print(f"notarylink: local S3 server: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if s3 is not None:
-            s3.stop()
-    return 0
-
-
-def _start_local_s3(settings: Settings) -> LocalS3Server:
-    endpoint = urlsplit(settings.s3_endpoint)
-    if endpoint.hostname not in ("127.0.0.1", "localhost") or endpoint.port is None:
-        raise LocalS3Error(
-            f"{env_name('s3_endpoint')} must be http://127.0.0.1:PORT to start a local S3 server"
-        )
-    server = LocalS3Server(
-        data_dir=Path(settings.data_dir) / "s3",
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key.value,
-        ports=LocalS3Ports.for_s3_port(endpoint.port),
-    )
-    server.start()
-    log.info("local S3 server started", extra={"endpoint": server.endpoint})
-    return server
-
-
-def _print_urls(settings: Settings, demo_password: Path | None) -> None:
-    base = f"http://{settings.host}:{settings.port}"
-    demo = (
-        f"Demo notary: {accounts_cli.DEMO_LOGIN}, password in {demo_password}\n"
-        if demo_password is not None
-        else ""
-    )
-    print(
-        "\nNotaryLink is starting. Open:\n"
-        f"  {base}/                  home page (中文 / English)\n"
-        f"  {base}/static/staff.html notary: log in, create a video session, get join links\n"
-        f"  {base}/readyz            readiness: database and object store\n"
-        f"  {base}/api/openapi.json  the REST API\n"
-        f"{demo}"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":
