@@ -8,7 +8,7 @@ segment is missing without a gap event saying so. Every failure is reported with
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from recorder.chain import Entry, sha256_hex, verify_chain
 from recorder.seal import MANIFEST_SCHEMA, load_public_key, public_key_fingerprint, signature_valid
+from recorder.timestamp import TimestampError, verify_timestamp
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -30,10 +31,6 @@ class EvidenceSource(Protocol):
         """The file's bytes, or None when it is absent."""
 
     def names(self) -> Iterable[str]: ...
-
-
-# (token, data) -> a description of the verified timestamp; raises ValueError with the reason.
-TimestampCheck = Callable[[bytes, bytes], str]
 
 
 @dataclass(frozen=True)
@@ -67,11 +64,12 @@ def verify(
     source: EvidenceSource,
     *,
     trusted_key: Ed25519PublicKey | None = None,
-    check_timestamp: TimestampCheck | None = None,
+    tsa_roots: Sequence[bytes] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Check everything; `trusted_key` pins the platform key (else the package's own is used
-    and the report says so); `check_timestamp` verifies the RFC 3161 token when present."""
+    and the report says so); `tsa_roots` are the TSA root certificates trusted for the RFC 3161
+    token (a court takes them from the TSA, not from the package)."""
     report = Report()
     raw = source.read(MANIFEST)
     if raw is None:
@@ -89,7 +87,7 @@ def verify(
         return report
     report.add("manifest", True, f"schema {MANIFEST_SCHEMA}")
     _check_signature(source, raw, manifest, trusted_key, report)
-    _check_timestamp(source, raw, check_timestamp, report)
+    _check_timestamp(source, raw, tsa_roots, report)
     entries = _check_chain(manifest, report)
     if entries is not None:
         _check_segments(source, entries, report, progress)
@@ -139,21 +137,28 @@ def _check_signature(
 
 
 def _check_timestamp(
-    source: EvidenceSource, raw: bytes, check: TimestampCheck | None, report: Report
+    source: EvidenceSource, raw: bytes, tsa_roots: Sequence[bytes], report: Report
 ) -> None:
     token = source.read(TIMESTAMP)
     if token is None:
         report.add("timestamp", True, "no RFC 3161 timestamp (none was configured)")
         return
-    if check is None:
-        report.add("timestamp", False, "a timestamp token is present but no TSA root was given")
+    if not tsa_roots:
+        report.add(
+            "timestamp", False, "a timestamp token is present but no TSA root was given to check it"
+        )
         return
     try:
-        described = check(token, raw)
-    except ValueError as exc:
+        info = verify_timestamp(token, raw, tsa_roots)
+    except TimestampError as exc:
         report.add("timestamp", False, str(exc))
         return
-    report.add("timestamp", True, described)
+    report.add(
+        "timestamp",
+        True,
+        f"sealed no later than {info.gen_time.isoformat()} by {info.tsa_name} "
+        f"(serial {info.serial_number})",
+    )
 
 
 def _check_chain(manifest: dict[str, Any], report: Report) -> list[Entry] | None:

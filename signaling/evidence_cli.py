@@ -26,6 +26,13 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     check.add_argument(
         "--key", type=Path, help="the platform's published public key (PEM) to pin the signer"
     )
+    check.add_argument(
+        "--tsa-root",
+        type=Path,
+        action="append",
+        default=[],
+        help="a root certificate of the timestamp authority (PEM or DER); repeatable",
+    )
 
 
 class Progress:
@@ -73,9 +80,12 @@ def run_verify(settings: Settings, args: argparse.Namespace) -> int:
     try:
         source = _source(settings, args.target)
         key = load_public_key(args.key.read_bytes()) if args.key else None
+        roots = [path.read_bytes() for path in args.tsa_root]
     except (PackageError, LookupError, OSError, ValueError) as exc:
         print(f"notarylink verify: {exc}", file=sys.stderr)
         return 2
-    report = verify(source, trusted_key=key, progress=None if args.json else Progress())
+    report = verify(
+        source, trusted_key=key, tsa_roots=roots, progress=None if args.json else Progress()
+    )
     print_report(report, args.json)
     return 0 if report.ok else 1

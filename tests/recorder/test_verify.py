@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from recorder.chain import canonical
 from recorder.manifest import seal
+from recorder.timestamp import request_timestamp
 from recorder.verify import MANIFEST, PUBLIC_KEY, SIGNATURE, TIMESTAMP, verify
 from tests.recorder.evidence import DictSource, build_session
 
@@ -134,19 +135,22 @@ def test_missing_segment_needs_a_gap_event(key: Ed25519PrivateKey) -> None:
     }
 
 
-def test_timestamp_token_is_checked_by_the_given_verifier(key: Ed25519PrivateKey) -> None:
+@pytest.mark.integration
+async def test_timestamp_from_a_real_tsa_verifies_and_one_for_another_hash_is_caught(
+    key: Ed25519PrivateKey, tsa: tuple[str, bytes]
+) -> None:
+    url, root = tsa
     source, _ = build_session(key)
-    source.files[TIMESTAMP] = b"token"
+    source.files[TIMESTAMP] = await request_timestamp(url, source.files[MANIFEST])
+    report = verify(source, trusted_key=key.public_key(), tsa_roots=[root])
+    assert report.ok, report.as_dict()
+    assert "sealed no later than" in next(c.message for c in report.checks if c.name == "timestamp")
 
-    def wrong_hash(token: bytes, data: bytes) -> str:
-        raise ValueError("the timestamp is for another hash")
-
-    assert _failed(verify(source, trusted_key=key.public_key(), check_timestamp=wrong_hash)) == {
-        "timestamp": "the timestamp is for another hash"
-    }
+    # A genuine token, but for other data: the manifest it would vouch for is not this one.
+    source.files[TIMESTAMP] = await request_timestamp(url, b"another manifest")
+    failed = _failed(verify(source, trusted_key=key.public_key(), tsa_roots=[root]))
+    assert "another hash" in failed["timestamp"]
     assert "no TSA root" in _failed(verify(source, trusted_key=key.public_key()))["timestamp"]
-    report = verify(source, trusted_key=key.public_key(), check_timestamp=lambda t, d: "at 03:00")
-    assert report.ok
 
 
 def test_missing_or_broken_manifest() -> None:
