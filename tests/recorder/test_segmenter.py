@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -30,49 +29,11 @@ from media import CodecInfo, EncodedFrame
 from recorder import segmenter as segmenter_module
 from recorder.frames import Frame, picture_size
 from recorder.segmenter import Segmenter, SegmentInfo, next_free_sequence
-from tests.media.harness import PatternTrack, Session, make_webm, wait_for
+from tests.media.harness import PatternTrack, Session, wait_for
+from tests.recorder.media_source import SECONDS, demux_frames, read_segment
 from tests.support import REPO
 
 pytestmark = pytest.mark.unit
-
-VP8 = CodecInfo("video/VP8", 90000)
-OPUS = CodecInfo("audio/opus", 48000, 2)
-SECONDS = 3  # of source media: keyframe every second (make_webm)
-FRAME = 1 / 30  # make_webm frame rate
-
-
-@pytest.fixture
-def source_webm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Made once per run (test_spool uses it too): encoding it is the slow part."""
-    path = tmp_path_factory.getbasetemp() / "recorder-source.webm"
-    if not path.exists():
-        make_webm(path.with_suffix(".tmp.webm"), seconds=SECONDS).rename(path)
-    return path
-
-
-def demux_frames(path: Path, base: float, jitter: float = 0.0, seed: int = 7) -> list[EncodedFrame]:
-    """The file's packets as the receiver tap would deliver them, in arrival order.
-
-    `arrival` = base + the packet's media time, plus up to `jitter` seconds of delay; each
-    track stays in order, as a jitter buffer delivers it.
-    """
-    rng = random.Random(seed)
-    frames = []
-    latest = {"audio": 0.0, "video": 0.0}
-    with av.open(str(path)) as container:
-        for packet in container.demux():
-            if not packet.size or packet.pts is None:
-                continue
-            codec = VP8 if packet.stream.type == "video" else OPUS
-            seconds = packet.pts * packet.time_base
-            pts = round(seconds * codec.clock_rate)
-            arrival = max(base + float(seconds) + rng.random() * jitter, latest[codec.kind])
-            latest[codec.kind] = arrival
-            frames.append(
-                EncodedFrame(codec.kind, codec, bytes(packet), pts, packet.is_keyframe, arrival)
-            )
-    frames.sort(key=lambda frame: frame.arrival)
-    return frames
 
 
 # media.EncodedFrame must satisfy the recorder's protocol (mypy checks this line).
@@ -88,33 +49,6 @@ async def record(
         await segmenter.feed(frame)
     await segmenter.close()
     return segmenter, closed
-
-
-def read_segment(path: Path) -> dict[str, Any]:
-    """Demux and decode every packet; per kind: packets (pts s, keyframe), decoded frames."""
-    result: dict[str, Any] = {}
-    with av.open(str(path)) as container:
-        result["duration"] = (container.duration or 0) / 1e6
-        for stream in container.streams:
-            result[stream.type] = {"packets": [], "decoded": 0, "end": 0.0}
-        for packet in container.demux():
-            if packet.size == 0:
-                continue
-            entry = result[packet.stream.type]
-            start = float((packet.pts or 0) * packet.time_base)
-            entry["packets"].append((start, packet.is_keyframe))
-            entry["end"] = max(
-                entry["end"], start + float((packet.duration or 0) * packet.time_base)
-            )
-            entry["decoded"] += len(packet.decode())
-    for kind in ("audio", "video"):
-        if kind in result:
-            entry = result[kind]
-            entry["first"] = entry["packets"][0][0] if entry["packets"] else None
-            # Matroska keeps no duration for a video block: count the last frame as 1/30 s.
-            if kind == "video" and entry["packets"]:
-                entry["end"] = entry["packets"][-1][0] + FRAME
-    return result
 
 
 def check_segment_files(info: SegmentInfo) -> dict[str, Any]:

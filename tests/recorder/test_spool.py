@@ -23,12 +23,11 @@ from recorder.segmenter import Segmenter, SegmentInfo
 from recorder.spool import Backoff, KeyLayout, Uploader
 from recorder.store import ObjectStore, connect
 from signaling.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
-from tests.recorder.test_segmenter import demux_frames, source_webm
+from tests.recorder.media_source import demux_frames
 from tests.support import unique_bucket
 
 pytestmark = pytest.mark.integration
 
-__all__ = ["source_webm"]  # the fixture, shared with test_segmenter
 
 SHORT = parse_retention_classes("short=20y,permanent=hold")[0]
 LAYOUT = KeyLayout(case_ref="2024-GZ-0042", session_id="s-7f3a")
