@@ -105,7 +105,8 @@ async def paced(frames):
         yield frame
 
 async def main():
-    store = ObjectStore(connect(endpoint, "notarylink-dev", "notarylink-dev-secret-key", "us-east-1"))
+    client = connect(endpoint, "notarylink-dev", "notarylink-dev-secret-key", "us-east-1")
+    store = ObjectStore(client)
     config = RecorderConfig(store, bucket, Path(spool), load_private_key(Path(key_path)),
                             segment_seconds=1.0)
     (short,) = parse_retention_classes("short=20y")
