@@ -28,7 +28,7 @@ from recorder.retention import RetentionClass
 from recorder.segmenter import Segmenter, SegmentInfo, utc_iso
 from recorder.spool import KeyLayout, Uploader
 from recorder.store import ObjectExists, ObjectStore
-from recorder.store_source import index_key, session_prefix
+from recorder.store_source import case_key, index_key, session_prefix
 from recorder.timestamp import TimestampError, request_timestamp
 from recorder.verify import MANIFEST, PUBLIC_KEY, SIGNATURE, TIMESTAMP
 
@@ -75,7 +75,7 @@ class SessionRecorder:
             config.store,
             config.bucket,
             self.directory,
-            layout=KeyLayout(case_ref, session_id),
+            layout=KeyLayout(case_key(case_ref), session_id),
             retention=retention,
         )
         self.participants: dict[str, dict[str, str]] = {}
@@ -163,7 +163,7 @@ class SessionRecorder:
             return
         self.chain.append("event", now_iso(), {"type": kind, **body})
 
-    def add_participant(
+    async def add_participant(
         self,
         participant_id: str,
         role: str,
@@ -172,11 +172,11 @@ class SessionRecorder:
         request_keyframe: Callable[[], None] | None = None,
     ) -> None:
         """Record one participant's encoded stream until it ends or `stop_participant`."""
+        # A rejoin: the old stream ended with the old connection; let its last segment close
+        # before the new segmenter numbers its own.
+        await self.stop_participant(participant_id, wait=2.0)
         self.participants[participant_id] = {"id": participant_id, "role": role, "name": name}
         self.event("participant_recorded", participant=participant_id, role=role, name=name)
-        old = self._segmenters.pop(participant_id, None)
-        if old is not None:
-            old[1].cancel()
         segmenter = Segmenter(
             participant_id,
             self.uploader.participant_dir(participant_id),
@@ -311,17 +311,28 @@ def _participants_from_chain(recorder: SessionRecorder) -> list[dict[str, str]]:
     return list(seen.values())
 
 
+def unsealed_sessions(spool_root: Path) -> list[str]:
+    """Sessions in the spool without a seal. Taken before serving, it names exactly those a
+    dead process left: sessions that start later must not be mistaken for them."""
+    if not spool_root.is_dir():
+        return []
+    return [
+        directory.name
+        for directory in sorted(p for p in spool_root.iterdir() if p.is_dir())
+        if (directory / SESSION_FILE).is_file() and not (directory / SEALED_DIR / MANIFEST).exists()
+    ]
+
+
 async def recover_orphans(
-    config: RecorderConfig, retention_classes: dict[str, RetentionClass]
+    config: RecorderConfig,
+    retention_classes: dict[str, RetentionClass],
+    sessions: list[str] | None = None,
 ) -> list[str]:
-    """Seal every session a dead process left unsealed; returns their ids."""
+    """Seal the given unsealed sessions (default: all found now); returns their ids."""
     recovered: list[str] = []
-    if not config.spool_root.is_dir():
-        return recovered
-    for directory in sorted(p for p in config.spool_root.iterdir() if p.is_dir()):
+    for session_id in unsealed_sessions(config.spool_root) if sessions is None else sessions:
+        directory = config.spool_root / session_id
         meta_path = directory / SESSION_FILE
-        if not meta_path.is_file() or (directory / SEALED_DIR / MANIFEST).exists():
-            continue
         meta = json.loads(meta_path.read_text())
         name = meta["retention"].split("=", 1)[0]
         recorder = SessionRecorder(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterable
 
 from minio.error import S3Error
@@ -16,8 +18,16 @@ def index_key(session_id: str) -> str:
     return f"{INDEX_PREFIX}{session_id}.json"
 
 
+def case_key(case_ref: str) -> str:
+    """A case reference as an object-key segment: readable ASCII plus a hash that keeps it
+    unique. Real ones look like (2026)京中信内经证字第00001号; the manifest keeps them verbatim."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", case_ref).strip("._-")[:48] or "case"
+    digest = hashlib.sha256(case_ref.encode("utf-8")).hexdigest()[:12]
+    return f"{readable}-{digest}"
+
+
 def session_prefix(case_ref: str, session_id: str) -> str:
-    return f"cases/{case_ref}/sessions/{session_id}/"
+    return f"cases/{case_key(case_ref)}/sessions/{session_id}/"
 
 
 class StoreSource:

@@ -66,10 +66,16 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     # The schema must be current before a request is served; a database that cannot be
     # migrated stops the start with its reason.
     await asyncio.to_thread(migrate, platform.settings.effective_database_url)
-    bootstrap = asyncio.create_task(platform.keep_bootstrapping_store())
+    # Taken before serving: only what a dead process left is recovered, never a new session.
+    orphans = platform.unsealed_recordings()
+    background = [
+        asyncio.create_task(platform.keep_bootstrapping_store()),
+        asyncio.create_task(platform.recover_recordings(orphans)),
+    ]
     log.info("NotaryLink started", extra={"settings": platform.settings.describe()})
     yield
-    bootstrap.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await bootstrap
+    for task in background:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await platform.close()

@@ -17,6 +17,7 @@ from aiortc import RTCConfiguration, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media import ForwardedTrack, MediaRoom, NegotiationError, ParticipantPeer
+from recorder.session import SessionRecorder
 from signaling import protocol
 from signaling.connection import CLOSE_ENDED, CLOSE_REPLACED, Connection
 from signaling.protocol import Message, ProtocolError
@@ -25,6 +26,17 @@ from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, S
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL = 5.0
+CHAINED_EVENTS = frozenset(
+    {
+        "participant_joined",
+        "participant_left",
+        "participant_reconnecting",
+        "participant_back",
+        "participant_removed",
+        "mute_state",
+        "session_state",
+    }
+)
 TICK_INTERVAL = 1.0
 
 
@@ -34,11 +46,15 @@ class SessionHub:
         room: Room,
         configuration: Callable[[], RTCConfiguration],
         ice_servers: Callable[[str], list[dict[str, Any]]],
+        recorder_factory: Callable[[Room], SessionRecorder] | None = None,
     ) -> None:
         self.room = room
         self.media = MediaRoom(room.id)
         self._configuration = configuration
         self._ice_servers = ice_servers
+        self._recorder_factory = recorder_factory
+        self.recorder: SessionRecorder | None = None
+        self.sealing: asyncio.Task[Any] | None = None  # the recording's seal, after the end
         self._connections: dict[str, Connection] = {}
         self._ticker = asyncio.create_task(self._tick(), name=f"hub-{room.id}")
         self.closed = False
@@ -89,9 +105,28 @@ class SessionHub:
 
     def broadcast(self, events: list[Event], exclude: str | None = None) -> None:
         for event in events:
+            self._chain(event)
             for pid, connection in list(self._connections.items()):
                 if pid != exclude:
                     connection.send(event)
+
+    def _chain(self, event: Event) -> None:
+        """Room events go into the evidence chain while the session is recorded."""
+        if self.recorder is None or event["type"] not in CHAINED_EVENTS:
+            return
+        body: dict[str, Any] = {}
+        participant = event.get("participant")
+        if participant is not None:
+            body = {"participant": participant["id"], "role": participant["role"]}
+            if event["type"] == "mute_state":
+                body |= {
+                    "audio_muted": participant["audio_muted"],
+                    "video_muted": participant["video_muted"],
+                    "by": event["by"],
+                }
+        if "state" in event:
+            body["state"] = event["state"]
+        self.recorder.event(event["type"], **body)
 
     # --- messages -------------------------------------------------------------------------
 
@@ -140,7 +175,18 @@ class SessionHub:
                 self.broadcast(self.room.leave(pid))
                 await self._stop_participant(pid, "left")
             case "start":
-                self.broadcast(self.room.start(pid))
+                events = self.room.start(pid)
+                try:
+                    await self._start_recording()
+                except Exception as exc:
+                    # No recording, no live session: a notarization must be on the record.
+                    self.room.state = SessionState.SCHEDULED
+                    self.recorder = None
+                    log.exception("recording did not start", extra={"room": self.room.id})
+                    raise RoomError(
+                        "recording_failed", f"the recording could not start ({exc}); try again"
+                    ) from exc
+                self.broadcast(events)
             case "end":
                 self.broadcast(self.room.end(pid))
                 await self.close()
@@ -206,7 +252,30 @@ class SessionHub:
             ),
         )
         self.media.add(peer)
+        if self.recorder is not None:
+            await self._record(pid, peer)
         self.send(pid, {"type": "admitted", "receive": peer.receive_slots})
+
+    async def _start_recording(self) -> None:
+        if self._recorder_factory is None or self.recorder is not None:
+            return
+        self.recorder = self._recorder_factory(self.room)
+        await self.recorder.start()
+        for participant in self.room.in_call():
+            peer = self.media.get(participant.id)
+            if peer is not None and not peer.closed:
+                await self._record(participant.id, peer)
+
+    async def _record(self, pid: str, peer: ParticipantPeer) -> None:
+        """Record the participant's encoded stream (every track, now and later): no decoding."""
+        assert self.recorder is not None
+        participant = self.room.participant(pid)
+        if not participant.role.publishes:
+            return
+        stream = peer.subscribe_encoded()
+        await self.recorder.add_participant(
+            pid, participant.role.value, participant.name, stream, stream.request_keyframe
+        )
 
     async def _stop_participant(self, pid: str, reason: str) -> None:
         await self.media.remove(pid)
@@ -249,7 +318,10 @@ class SessionHub:
         self._ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._ticker
-        await self.media.close()
+        await self.media.close()  # ends every recorded stream
+        if self.recorder is not None:
+            # Sealing waits for the last uploads: it runs on, and shutdown awaits it.
+            self.sealing = asyncio.create_task(self.recorder.finish(), name=f"seal-{self.room.id}")
         connections = list(self._connections.values())
         self._connections.clear()
         for connection in connections:

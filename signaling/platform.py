@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import urllib3
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notary.db import create_engine
+from recorder.keys import load_private_key
+from recorder.retention import RetentionClass, find_class
+from recorder.session import RecorderConfig, recover_orphans, unsealed_sessions
 from recorder.store import ObjectStore, connect
 from signaling.metrics import Metrics
 from signaling.ratelimit import RateLimiter
@@ -29,8 +33,11 @@ class Platform:
     metrics: Metrics = field(default_factory=Metrics)
     # Logins: 5 at once, then one every 6 s per client address and per login name.
     login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate=1 / 6, burst=5))
+    recorder: RecorderConfig | None = None  # None: sessions are not recorded (tests of signaling)
     redis: Redis | None = None  # several nodes share room state through it; None on one node
     store_bootstrapped: bool = False
+    # Seals of ended sessions still uploading; shutdown waits for them.
+    pending_seals: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
     _bootstrap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property
@@ -60,12 +67,21 @@ class Platform:
             if settings.redis_url
             else None
         )
+        store = ObjectStore(client)
+        recorder = RecorderConfig(
+            store=store,
+            bucket=settings.evidence_bucket,
+            spool_root=settings.data_dir / "spool",
+            key=load_private_key(settings.effective_signing_key_path),
+            tsa_url=settings.tsa_url,
+        )
         return cls(
             settings=settings,
+            recorder=recorder,
             redis=redis,
             tokens=TokenSigner(settings.token_secret.value),
             engine=create_engine(settings.effective_database_url),
-            store=ObjectStore(client),
+            store=store,
         )
 
     async def bootstrap_store(self) -> None:
@@ -83,6 +99,35 @@ class Platform:
             except Exception as exc:
                 log.warning("object store not ready, retrying", extra={"reason": str(exc)})
                 await asyncio.sleep(interval)
+
+    def unsealed_recordings(self) -> list[str]:
+        return [] if self.recorder is None else unsealed_sessions(self.recorder.spool_root)
+
+    def track_seal(self, task: asyncio.Task[Any]) -> None:
+        self.pending_seals.add(task)
+        task.add_done_callback(self.pending_seals.discard)
+
+    async def wait_for_seals(self) -> None:
+        if self.pending_seals:
+            await asyncio.gather(*self.pending_seals, return_exceptions=True)
+
+    def retention_class(self, name: str) -> RetentionClass:
+        return find_class(self.settings.retention_classes, name)
+
+    async def recover_recordings(self, sessions: list[str]) -> None:
+        """Seal the recordings a crashed process left unsealed (after the store is ready)."""
+        if self.recorder is None or not sessions:
+            return
+        while not self.store_bootstrapped:
+            await asyncio.sleep(1)
+        classes = {c.name: c for c in self.settings.retention_classes}
+        try:
+            sealed = await recover_orphans(self.recorder, classes, sessions)
+        except Exception:
+            log.exception("sealing interrupted recordings failed; they stay in the spool")
+            return
+        if sealed:
+            log.warning("sealed recordings interrupted by a crash", extra={"sessions": sealed})
 
     async def close(self) -> None:
         await self.engine.dispose()

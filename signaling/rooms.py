@@ -85,6 +85,7 @@ class Room:
     created_by: str
     scheduled_at: float
     grace_seconds: float = 60.0
+    retention_class: str = "long"  # how long the recording is kept (recorder.retention)
     state: SessionState = SessionState.SCHEDULED
     participants: dict[str, Participant] = field(default_factory=dict)
     clock: Callable[[], float] = time.time

@@ -85,6 +85,16 @@ async def create_room(request: web.Request) -> web.Response:
             {"field": "link_ttl_minutes"},
         )
     guests = take(body, "participants", list, max_length=MAX_PARTICIPANTS - 1)
+    classes = request.app[PLATFORM].settings.retention_classes
+    default_class = "long" if any(c.name == "long" for c in classes) else classes[0].name
+    retention = take(body, "retention_class", str, required=False, max_length=32) or default_class
+    if not any(c.name == retention for c in classes):
+        raise ApiError(
+            400,
+            "invalid_field",
+            f"'retention_class' is one of {', '.join(c.name for c in classes)}",
+            {"field": "retention_class"},
+        )
     if not title or not case_ref:
         raise ApiError(400, "invalid_field", "'title' and 'case_ref' must not be blank")
     invited: list[tuple[ParticipantRole, str]] = []
@@ -110,6 +120,7 @@ async def create_room(request: web.Request) -> web.Response:
             created_by=claims.account_id,
             scheduled_at=_scheduled_at(body),
             grace_seconds=request.app[PLATFORM].settings.reconnect_grace_seconds,
+            retention_class=retention,
         )
         notary = room.invite(ParticipantRole.NOTARY, notary_name.strip() or "公证员")
         ids = [notary.id] + [room.invite(role, name).id for role, name in invited]
@@ -165,6 +176,10 @@ def declare(api: Api) -> None:
                 "notary_name": {"type": "string", "maxLength": 100},
                 "scheduled_at": {"type": "string", "format": "date-time"},
                 "link_ttl_minutes": {"type": "integer", "minimum": 1},
+                "retention_class": {
+                    "type": "string",
+                    "description": "how long the recording is kept (a configured class)",
+                },
                 "participants": {
                     "type": "array",
                     "maxItems": MAX_PARTICIPANTS - 1,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from recorder.session import SessionRecorder
 from signaling import protocol
 from signaling.appkeys import HUBS, PLATFORM, ROOMS
 from signaling.connection import CLOSE_ENDED, Connection
@@ -44,6 +44,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         await connection.close()
         if hub.ended:
             await hub.close()
+            if hub.sealing is not None:
+                request.app[PLATFORM].track_seal(hub.sealing)
             if request.app[HUBS].get(hub.room.id) is hub:
                 del request.app[HUBS][hub.room.id]
     return ws
@@ -86,10 +88,20 @@ async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[Sessio
     hub = hubs.get(room.id)
     if hub is None or hub.closed:
         settings = platform.settings
+        recorder = platform.recorder
         hub = SessionHub(
             room,
             configuration=lambda: server_configuration(settings),
             ice_servers=lambda pid: browser_ice_servers(settings, pid),
+            recorder_factory=None
+            if recorder is None
+            else lambda room: SessionRecorder(
+                recorder,
+                room.id,
+                room.case_ref,
+                room.title,
+                platform.retention_class(room.retention_class),
+            ),
         )
         hubs[room.id] = hub
     log.info("joined", extra={"room": room.id, "participant": participant.id})
@@ -124,9 +136,13 @@ async def _serve(hub: SessionHub, connection: Connection, ws: web.WebSocketRespo
 
 
 async def close_hubs(app: web.Application) -> None:
+    """At shutdown: end every session and wait for their recordings to be sealed."""
     hubs = list(app[HUBS].values())
     app[HUBS].clear()
+    platform = app[PLATFORM]
     for hub in hubs:
         with contextlib.suppress(Exception):
             await hub.close()
-    await asyncio.sleep(0)
+        if hub.sealing is not None:
+            platform.track_seal(hub.sealing)
+    await platform.wait_for_seals()

@@ -1,25 +1,13 @@
-"""Fixtures of the media tests: a generated WebM, loopback-only ICE, a session of clients."""
+"""Fixtures of the media tests: a session of clients (the WebM and loopback ICE are shared,
+in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 
-import aioice.ice
 import pytest
 
-from tests.media.harness import Session, make_webm
-
-
-@pytest.fixture(scope="session")
-def webm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_webm(tmp_path_factory.mktemp("media") / "party.webm")
-
-
-@pytest.fixture
-def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
-    """aioice skips 127.0.0.1 by default, and this machine has no other network."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda **_: ["127.0.0.1"])
+from tests.media.harness import Session
 
 
 @pytest.fixture

@@ -55,8 +55,10 @@ async def test_recorded_session_is_sealed_timestamped_and_verifies_from_the_stor
     recorder = SessionRecorder(config, "r-test1", "2026-GZ-0001", "委托书公证", CLASSES["short"])
     await recorder.start()
     base = time.time()
-    recorder.add_participant("p-notary", "notary", "李", _stream(demux_frames(source_webm, base)))
-    recorder.add_participant(
+    await recorder.add_participant(
+        "p-notary", "notary", "李", _stream(demux_frames(source_webm, base))
+    )
+    await recorder.add_participant(
         "p-app", "applicant", "张三", _stream(demux_frames(source_webm, base + 0.01, jitter=0.02))
     )
     recorder.event("participant_joined", participant="p-app")
@@ -114,7 +116,7 @@ async def main():
     await recorder.start()
     base = time.time() + 0.2
     frames = demux_frames(Path(source), base)
-    recorder.add_participant("p-app", "applicant", "张三", paced(frames))
+    await recorder.add_participant("p-app", "applicant", "张三", paced(frames))
     while recorder.uploader.uploaded < 1:
         await asyncio.sleep(0.05)
     print("READY", flush=True)

@@ -122,3 +122,9 @@ class CallClient:
         await self.pc.close()
         if self.ws is not None and not self.ws.closed:
             await self.ws.close()
+
+
+async def admit(notary: CallClient, guest: CallClient) -> None:
+    await guest.wait_for("welcome")
+    await notary.send({"type": "admit", "participant": guest.participant_id})
+    await guest.wait_for("admitted")

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from aiortc.contrib.media import MediaPlayer
 
 from notary.accounts import create_account, ensure_office
 from notary.roles import Role
 from signaling.appkeys import PLATFORM
+from tests.signaling.callclient import CallClient
 
 PASSWORD = "notary passphrase 2026"
 
 MakeAccount = Callable[[Role, str], Awaitable[str]]
+Login = Callable[[Role, str], Awaitable[str]]
 
 
 @pytest.fixture
@@ -53,5 +58,42 @@ def login_token(
     return login
 
 
-# Media fixtures shared with tests/media: a generated VP8/Opus WebM and loopback-only ICE.
-from tests.media.conftest import loopback_ice, webm  # noqa: E402, F401
+@pytest.fixture
+async def links(client: TestClient, login_token: Login) -> dict[str, dict[str, Any]]:
+    token = await login_token(Role.NOTARY, "li@example.org")
+    response = await client.post(
+        "/api/rooms",
+        json={
+            "title": "视频询问",
+            "case_ref": "C-1",
+            "participants": [
+                {"role": "applicant", "name": "张三"},
+                {"role": "site_officer", "name": "领事 王"},
+            ],
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status == 201
+    return {link["role"]: link for link in (await response.json())["links"]}
+
+
+@pytest.fixture
+async def clients(
+    client: TestClient, webm: Path, loopback_ice: None
+) -> AsyncIterator[Callable[[str], CallClient]]:
+    made: list[CallClient] = []
+    players: list[MediaPlayer] = []
+
+    def make(token: str) -> CallClient:
+        player = MediaPlayer(str(webm), decode=False, loop=True)
+        players.append(player)
+        call = CallClient(client, token, [player.audio, player.video])
+        made.append(call)
+        return call
+
+    yield make
+    for call in made:
+        await call.close()
+    for player in players:
+        for track in (player.audio, player.video):
+            track.stop()

@@ -4,63 +4,18 @@ hear each other; leave and rejoin; a dropped connection that comes back within t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import pytest
-from aiohttp.test_utils import TestClient
-from aiortc.contrib.media import MediaPlayer
 
 from notary.roles import Role
 from tests.media.harness import wait_for
-from tests.signaling.callclient import CallClient
+from tests.signaling.callclient import CallClient, admit
 
 pytestmark = pytest.mark.integration
 
 Login = Callable[[Role, str], Awaitable[str]]
 FRAMES = 20  # video frames each must decode from each other (two thirds of a second)
-
-
-@pytest.fixture
-async def links(client: TestClient, login_token: Login) -> dict[str, dict[str, Any]]:
-    token = await login_token(Role.NOTARY, "li@example.org")
-    response = await client.post(
-        "/api/rooms",
-        json={
-            "title": "视频询问",
-            "case_ref": "C-1",
-            "participants": [
-                {"role": "applicant", "name": "张三"},
-                {"role": "site_officer", "name": "领事 王"},
-            ],
-        },
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status == 201
-    return {link["role"]: link for link in (await response.json())["links"]}
-
-
-@pytest.fixture
-async def clients(
-    client: TestClient, webm: Path, loopback_ice: None
-) -> AsyncIterator[Callable[[str], CallClient]]:
-    made: list[CallClient] = []
-    players: list[MediaPlayer] = []
-
-    def make(token: str) -> CallClient:
-        player = MediaPlayer(str(webm), decode=False, loop=True)
-        players.append(player)
-        call = CallClient(client, token, [player.audio, player.video])
-        made.append(call)
-        return call
-
-    yield make
-    for call in made:
-        await call.close()
-    for player in players:
-        for track in (player.audio, player.video):
-            track.stop()
 
 
 def _all_see_each_other(calls: list[CallClient], kinds: tuple[str, ...] = ("video", "audio")):
@@ -74,12 +29,6 @@ def _all_see_each_other(calls: list[CallClient], kinds: tuple[str, ...] = ("vide
         )
 
     return check
-
-
-async def admit(notary: CallClient, guest: CallClient) -> None:
-    await guest.wait_for("welcome")
-    await notary.send({"type": "admit", "participant": guest.participant_id})
-    await guest.wait_for("admitted")
 
 
 async def test_two_parties_see_and_hear_each_other(links: dict, clients) -> None:
