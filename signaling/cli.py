@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return accounts_cli.run(settings, args)
     if args.command == "verify":
         return evidence_cli.run_verify(settings, args)
+    if args.command == "export":
+        return evidence_cli.run_export(settings, args)
     configure_logging(settings.log_level, settings.log_format)
     if args.host:
         settings = replace(settings, host=args.host)

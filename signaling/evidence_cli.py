@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from recorder.export import export_session
 from recorder.package import PackageError, ZipSource
 from recorder.seal import load_public_key
 from recorder.store import ObjectStore, connect
@@ -26,6 +27,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     check.add_argument(
         "--key", type=Path, help="the platform's published public key (PEM) to pin the signer"
     )
+    export = commands.add_parser(
+        "export", help="write a session's evidence package (zip) from the store"
+    )
+    export.add_argument("session_id")
+    export.add_argument("-o", "--output", type=Path, help="default: SESSION_ID.zip here")
     check.add_argument(
         "--tsa-root",
         type=Path,
@@ -38,22 +44,22 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 class Progress:
     """A one-line progress bar on stderr, for packages with many segments."""
 
-    def __init__(self, out: TextIO = sys.stderr, width: int = 30) -> None:
+    def __init__(
+        self, out: TextIO = sys.stderr, width: int = 30, label: str = "checking segments"
+    ) -> None:
         self.out = out
         self.width = width
+        self.label = label
 
     def __call__(self, done: int, total: int) -> None:
         filled = self.width * done // max(total, 1)
         bar = "#" * filled + "-" * (self.width - filled)
         end = "\n" if done >= total else ""
-        self.out.write(f"\rchecking segments [{bar}] {done}/{total}{end}")
+        self.out.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
         self.out.flush()
 
 
-def _source(settings: Settings, target: str) -> EvidenceSource:
-    path = Path(target)
-    if path.suffix == ".zip" or path.is_file():
-        return ZipSource(path)
+def _store_source(settings: Settings, session_id: str) -> StoreSource:
     store = ObjectStore(
         connect(
             settings.s3_endpoint,
@@ -62,7 +68,14 @@ def _source(settings: Settings, target: str) -> EvidenceSource:
             settings.s3_region,
         )
     )
-    return StoreSource.for_session(store, settings.evidence_bucket, target)
+    return StoreSource.for_session(store, settings.evidence_bucket, session_id)
+
+
+def _source(settings: Settings, target: str) -> EvidenceSource:
+    path = Path(target)
+    if path.suffix == ".zip" or path.is_file():
+        return ZipSource(path)
+    return _store_source(settings, target)
 
 
 def print_report(report: Report, as_json: bool, out: TextIO = sys.stdout) -> None:
@@ -89,3 +102,28 @@ def run_verify(settings: Settings, args: argparse.Namespace) -> int:
     )
     print_report(report, args.json)
     return 0 if report.ok else 1
+
+
+class StageProgress:
+    """Progress of an export: one bar per stage (fetching segments, joining per participant)."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        self.bars = {
+            "fetch": Progress(out, label="fetching segments"),
+            "join": Progress(out, label="joining playback"),
+        }
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.bars[stage](done, total)
+
+
+def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    out = args.output or Path(f"{args.session_id}.zip")
+    try:
+        source = _store_source(settings, args.session_id)
+        export_session(source, out, progress=StageProgress())
+    except (LookupError, OSError, ValueError) as exc:
+        print(f"notarylink export: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} — check it with: notarylink verify {out}")
+    return 0

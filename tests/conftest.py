@@ -22,6 +22,7 @@ from signaling.settings import (
     prepare_secrets,
 )
 from tests.media.harness import make_webm
+from tests.recorder.media_source import SECONDS
 from tests.support import unique_bucket
 
 
@@ -74,3 +75,12 @@ def webm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     """aioice skips 127.0.0.1 by default, and this machine has no other network."""
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda **_: ["127.0.0.1"])
+
+
+@pytest.fixture
+def source_webm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once per run (test_spool uses it too): encoding it is the slow part."""
+    path = tmp_path_factory.getbasetemp() / "recorder-source.webm"
+    if not path.exists():
+        make_webm(path.with_suffix(".tmp.webm"), seconds=SECONDS).rename(path)
+    return path

@@ -1,15 +1,11 @@
-"""Fixtures for the recorder tests: a real RFC 3161 TSA on a free 127.0.0.1 port, and real
-encoded media (a VP8/Opus WebM) to record."""
+"""Fixtures for the recorder tests: a real RFC 3161 TSA on a free 127.0.0.1 port."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from tests.media.harness import make_webm
-from tests.recorder.media_source import SECONDS
 from tests.recorder.tsa import TestPKI, TSAServer
 
 
@@ -33,12 +29,3 @@ async def tsa_server(tsa_pki: TestPKI) -> AsyncIterator[TSAServer]:
 def tsa(tsa_server: TSAServer) -> tuple[str, bytes]:
     """(URL of the TSA, PEM of its root certificate)."""
     return tsa_server.url, tsa_server.pki.root.cert_pem
-
-
-@pytest.fixture
-def source_webm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Made once per run (test_spool uses it too): encoding it is the slow part."""
-    path = tmp_path_factory.getbasetemp() / "recorder-source.webm"
-    if not path.exists():
-        make_webm(path.with_suffix(".tmp.webm"), seconds=SECONDS).rename(path)
-    return path

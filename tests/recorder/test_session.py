@@ -16,7 +16,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from media import EncodedFrame
+from recorder.export import export_session
 from recorder.keys import load_private_key, write_new_key
+from recorder.package import ZipSource
 from recorder.retention import parse_retention_classes
 from recorder.session import RecorderConfig, SessionRecorder, recover_orphans
 from recorder.store import ObjectStore
@@ -86,6 +88,20 @@ async def test_recorded_session_is_sealed_timestamped_and_verifies_from_the_stor
         object_store.client.remove_object(bucket, source.prefix + "manifest.json", stat.version_id)
     # Nothing is left to upload in the spool.
     assert not list((tmp_path / "spool" / "r-test1").glob("*/[0-9]*.webm"))
+
+    # The exported package verifies offline, and its playback files play the whole session.
+    package = export_session(source, tmp_path / "evidence.zip")
+    zipped = ZipSource(package)
+    assert verify(zipped, trusted_key=key.public_key(), tsa_roots=[tsa_root]).ok
+    names = set(zipped.names())
+    assert {"README.txt", "playback/p-notary.webm", "playback/p-app.webm"} <= names
+    assert "可脱离平台独立核验" in (zipped.read("README.txt") or b"").decode()
+    for participant in ("p-notary", "p-app"):
+        playback = tmp_path / f"{participant}.webm"
+        playback.write_bytes(zipped.read(f"playback/{participant}.webm") or b"")
+        content = read_segment(playback)
+        assert content["video"]["end"] == pytest.approx(SECONDS, abs=0.15)
+        assert content["audio"]["decoded"] > 100
 
 
 CRASHING_RECORDER = """

@@ -100,3 +100,68 @@ def test_progress_bar_draws_to_completion() -> None:
     for done in range(1, 5):
         progress(done, 4)
     assert out.getvalue().endswith("[##########] 4/4\n")
+
+
+@pytest.mark.integration
+async def test_export_and_verify_a_session_from_the_store(
+    tmp_path: Path,
+    object_store,
+    s3_server,
+    source_webm: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    import time
+
+    from recorder.retention import parse_retention_classes
+    from recorder.session import RecorderConfig, SessionRecorder
+    from tests.recorder.media_source import demux_frames
+    from tests.support import unique_bucket
+
+    bucket = unique_bucket("nl-evidence")
+    object_store.bootstrap([bucket])
+    key = Ed25519PrivateKey.generate()
+    (short,) = parse_retention_classes("short=20y")
+    config = RecorderConfig(object_store, bucket, tmp_path / "spool", key)
+    recorder = SessionRecorder(config, "r-cli", "(2026)京证字第7号", "cli", short)
+    await recorder.start()
+
+    async def frames():  # type: ignore[no-untyped-def]
+        for frame in demux_frames(source_webm, time.time()):
+            yield frame
+
+    await recorder.add_participant("p-app", "applicant", "张三", frames())
+    await recorder.finish()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTARYLINK_")}
+    env |= {"NOTARYLINK_S3_ENDPOINT": s3_server.endpoint, "NOTARYLINK_EVIDENCE_BUCKET": bucket}
+    package = tmp_path / "out.zip"
+    run = [sys.executable, "-m", "signaling.cli"]
+    exported = subprocess.run(
+        [*run, "export", "r-cli", "-o", str(package)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "joining playback [" in exported.stderr and package.exists()
+    for target in ("r-cli", str(package)):
+        checked = subprocess.run(
+            [*run, "verify", target, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert json.loads(checked.stdout)["ok"] is True
+    missing = subprocess.run(
+        [*run, "verify", "r-nothing"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert missing.returncode == 2 and "no recorded session" in missing.stderr
