@@ -27,7 +27,7 @@ import aiohttp
 
 from tests.bench.client import BenchParticipant, Counts
 from tests.bench.loopback import allow_loopback_ice
-from tests.bench.source import LoopingPlayer
+from tests.media.looping import LoopingPlayer
 
 log = logging.getLogger("bench.loadgen")
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from aiortc.contrib.media import MediaPlayer
 
 from notary.accounts import create_account, ensure_office
 from notary.roles import Role
 from signaling.appkeys import PLATFORM
+from tests.media.harness import MEDIA_SECONDS
+from tests.media.looping import LoopingPlayer
 from tests.signaling.callclient import CallClient
 
 PASSWORD = "notary passphrase 2026"
@@ -82,10 +83,11 @@ async def clients(
     client: TestClient, webm: Path, loopback_ice: None
 ) -> AsyncIterator[Callable[[str], CallClient]]:
     made: list[CallClient] = []
-    players: list[MediaPlayer] = []
+    players: list[LoopingPlayer] = []
 
     def make(token: str) -> CallClient:
-        player = MediaPlayer(str(webm), decode=False, loop=True)
+        # Not MediaPlayer(loop=True): it stops pacing after the first pass (tests/media/looping.py).
+        player = LoopingPlayer(webm, MEDIA_SECONDS)
         players.append(player)
         call = CallClient(client, token, [player.audio, player.video])
         made.append(call)
@@ -95,5 +97,4 @@ async def clients(
     for call in made:
         await call.close()
     for player in players:
-        for track in (player.audio, player.video):
-            track.stop()
+        player.stop()

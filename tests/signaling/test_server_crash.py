@@ -16,9 +16,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiortc.contrib.media import MediaPlayer
 
-from tests.media.harness import wait_for
+from tests.media.harness import MEDIA_SECONDS, wait_for
+from tests.media.looping import LoopingPlayer
 from tests.signaling.callclient import CallClient, admit
 from tests.signaling.test_cli import _clean_env, _stable_s3_port, _wait_ready
 from tests.support import REPO, free_port
@@ -112,7 +112,7 @@ async def test_kill_9_then_restart_seals_the_evidence(
     base = f"http://127.0.0.1:{port}"
     server = _server(env, port, tmp_path / "server.log")
     calls: list[CallClient] = []
-    players: list[MediaPlayer] = []
+    players: list[LoopingPlayer] = []
     try:
         _wait_ready(f"{base}/readyz", server)
         async with aiohttp.ClientSession() as http:
@@ -134,7 +134,7 @@ async def test_kill_9_then_restart_seals_the_evidence(
             links = {link["role"]: link for link in room["links"]}
 
             def make(role: str) -> CallClient:
-                player = MediaPlayer(str(webm), decode=False, loop=True)
+                player = LoopingPlayer(webm, MEDIA_SECONDS)
                 players.append(player)
                 call = CallClient(
                     Http(http, base),
@@ -160,8 +160,7 @@ async def test_kill_9_then_restart_seals_the_evidence(
         if server.poll() is None:
             _kill_9(server, tmp_path / "var")
         for player in players:
-            for track in (player.audio, player.video):
-                track.stop()
+            player.stop()
 
     server = _server(env, port, tmp_path / "server.log")  # the next start recovers, seals
     try:
