@@ -21,6 +21,7 @@ from recorder.session import SessionRecorder
 from signaling import protocol
 from signaling.connection import CLOSE_ENDED, CLOSE_REPLACED, Connection
 from signaling.protocol import Message, ProtocolError
+from signaling.ratelimit import RateLimiter
 from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, SessionState
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class SessionHub:
         self._recorder_factory = recorder_factory
         self.recorder: SessionRecorder | None = None
         self.sealing: asyncio.Task[Any] | None = None  # the recording's seal, after the end
+        # A failing media connection is rebuilt, but not in a loop: three a minute at most.
+        self._media_restarts = RateLimiter(rate=3 / 60, burst=3, max_keys=8)
+        self._restarts: set[asyncio.Task[None]] = set()
         self._connections: dict[str, Connection] = {}
         self._ticker = asyncio.create_task(self._tick(), name=f"hub-{room.id}")
         self.closed = False
@@ -252,9 +256,30 @@ class SessionHub:
             ),
         )
         self.media.add(peer)
+        peer.pc.on("connectionstatechange", lambda: self._watch(pid, peer))
         if self.recorder is not None:
             await self._record(pid, peer)
         self.send(pid, {"type": "admitted", "receive": peer.receive_slots})
+
+    def _watch(self, pid: str, peer: ParticipantPeer) -> None:
+        """A media connection that fails (ICE consent lost, network gone) while the participant
+        is still with us gets a fresh one: the page answers `admitted` with a new offer."""
+        state = peer.pc.connectionState
+        if state not in ("failed", "closed") or peer.closed or self.closed:
+            return
+        if self.media.get(pid) is not peer or pid not in self._connections:
+            return  # replaced already, or the participant is away (the grace period handles it)
+        if self.room.participant(pid).presence is not Presence.ADMITTED:
+            return
+        if self.recorder is not None:
+            self.recorder.event("media_failed", participant=pid, state=state)
+        if not self._media_restarts.allow(pid):
+            self.send(pid, protocol.error("media_failed", "the media connection keeps failing"))
+            return
+        log.warning("media connection %s, restarting it", state, extra={"participant": pid})
+        task = asyncio.get_running_loop().create_task(self._start_media(pid))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
 
     async def _start_recording(self) -> None:
         if self._recorder_factory is None or self.recorder is not None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import ClientWebSocketResponse, WSMsgType
@@ -17,10 +18,19 @@ from tests.media.harness import rtc_configuration
 
 
 class CallClient:
-    def __init__(self, http: TestClient, token: str, tracks: list[MediaStreamTrack]) -> None:
+    def __init__(
+        self,
+        http: TestClient,
+        token: str,
+        tracks: list[MediaStreamTrack],
+        fresh_tracks: Callable[[], list[MediaStreamTrack]] | None = None,
+    ) -> None:
         self.http = http
         self.token = token
         self.tracks = tracks
+        # Closing a connection stops its senders' tracks: a rebuilt one needs new ones, as a
+        # page asks the camera again.
+        self._fresh_tracks = fresh_tracks
         self.pc = RTCPeerConnection(rtc_configuration())
         self.ws: ClientWebSocketResponse | None = None
         self.events: list[dict[str, Any]] = []
@@ -31,6 +41,7 @@ class CallClient:
         self._offering = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._published = False
+        self._admissions = 0
         self.pc.on("track", self._on_track)
 
     # --- signaling ------------------------------------------------------------------------
@@ -50,8 +61,13 @@ class CallClient:
                 break
             event = json.loads(message.data)
             self.events.append(event)
-            if event["type"] in ("admitted", "negotiate"):
+            if event["type"] == "admitted" and self._admissions:
+                # The server rebuilt our media connection: start a fresh one, as a page does.
+                self._spawn(self.restart(event["receive"]))
+            elif event["type"] in ("admitted", "negotiate"):
                 self._spawn(self.offer(event["receive"]))
+            if event["type"] == "admitted":
+                self._admissions += 1
             elif event["type"] == "answer":
                 await self._answers.put(event)
 
@@ -88,6 +104,17 @@ class CallClient:
             answer = await asyncio.wait_for(self._answers.get(), 15)
             self._mids.update({t["mid"]: t["participant"] for t in answer["tracks"]})
             await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+    async def restart(self, receive: list[str]) -> None:
+        async with self._offering:
+            await self.pc.close()
+            self.pc = RTCPeerConnection(rtc_configuration())
+            self.pc.on("track", self._on_track)
+            if self._fresh_tracks is not None:
+                self.tracks = self._fresh_tracks()
+            self._published = False
+            self._mids.clear()
+        await self.offer(receive)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(t for t in self.pc.getTransceivers() if t.receiver.track is track)

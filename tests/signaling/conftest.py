@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from aiortc import MediaStreamTrack
 
 from notary.accounts import create_account, ensure_office
 from notary.roles import Role
@@ -85,11 +86,14 @@ async def clients(
     made: list[CallClient] = []
     players: list[LoopingPlayer] = []
 
-    def make(token: str) -> CallClient:
+    def tracks() -> list[MediaStreamTrack]:
         # Not MediaPlayer(loop=True): it stops pacing after the first pass (tests/media/looping.py).
         player = LoopingPlayer(webm, MEDIA_SECONDS)
         players.append(player)
-        call = CallClient(client, token, [player.audio, player.video])
+        return [player.audio, player.video]
+
+    def make(token: str) -> CallClient:
+        call = CallClient(client, token, tracks(), fresh_tracks=tracks)
         made.append(call)
         return call
 

@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from notary.roles import Role
+from signaling.appkeys import HUBS
 from tests.media.harness import wait_for
 from tests.signaling.callclient import CallClient, admit
 
@@ -105,4 +107,30 @@ async def test_dropped_connection_comes_back_within_grace(links: dict, clients) 
         ),
         20,
         "media after coming back",
+    )
+
+
+async def test_a_failed_media_connection_is_rebuilt_and_media_flows_again(
+    client: TestClient, links: dict, clients
+) -> None:
+    notary = clients(links["notary"]["token"])
+    applicant = clients(links["applicant"]["token"])
+    await notary.connect()
+    await applicant.connect()
+    await admit(notary, applicant)
+    await wait_for(_all_see_each_other([notary, applicant]), 20, "media before the failure")
+    (hub,) = client.app[HUBS].values()
+    peer = hub.media.get(applicant.participant_id)
+    await peer.pc.close()  # as when ICE consent is lost: the server side of the link is gone
+    await wait_for(
+        lambda: sum(e["type"] == "admitted" for e in applicant.events) == 2, 10, "a new admission"
+    )
+    before = notary.frames_from(applicant.participant_id, "video")
+    await wait_for(
+        lambda: (
+            notary.frames_from(applicant.participant_id, "video") >= before + FRAMES
+            and applicant.frames_from(notary.participant_id, "video") >= 2 * FRAMES
+        ),
+        20,
+        "media after the rebuild",
     )
