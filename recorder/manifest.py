@@ -19,6 +19,9 @@ class SessionInfo:
     retention_class: str
     started_at: str
     ended_at: str
+    # Who may play it back (added fields; absent from manifests sealed before they existed).
+    office_id: int | None = None
+    created_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,15 +37,20 @@ def build_manifest(
     key: Ed25519PrivateKey,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    session: dict[str, Any] = {
+        "id": info.session_id,
+        "case_ref": info.case_ref,
+        "title": info.title,
+        "started_at": info.started_at,
+        "ended_at": info.ended_at,
+    }
+    if info.office_id is not None:
+        session["office_id"] = info.office_id
+    if info.created_by is not None:
+        session["created_by"] = info.created_by
     return {
         "schema": MANIFEST_SCHEMA,
-        "session": {
-            "id": info.session_id,
-            "case_ref": info.case_ref,
-            "title": info.title,
-            "started_at": info.started_at,
-            "ended_at": info.ended_at,
-        },
+        "session": session,
         "retention_class": info.retention_class,
         "participants": participants,
         "entries": [entry.as_dict() for entry in chain.entries],

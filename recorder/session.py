@@ -61,12 +61,17 @@ class SessionRecorder:
         case_ref: str,
         title: str,
         retention: RetentionClass,
+        office_id: int | None = None,
+        created_by: str | None = None,
     ) -> None:
         self.config = config
         self.session_id = session_id
         self.case_ref = case_ref
         self.title = title
         self.retention = retention
+        # Who may play the recording back: the notary who ran it, the office's supervisors.
+        self.office_id = office_id
+        self.created_by = created_by
         self.directory = config.spool_root / session_id
         self.directory.mkdir(parents=True, exist_ok=True)
         self._write_session_file()
@@ -95,6 +100,8 @@ class SessionRecorder:
                         "case_ref": self.case_ref,
                         "title": self.title,
                         "retention": self.retention.spec,
+                        "office_id": self.office_id,
+                        "created_by": self.created_by,
                     },
                     ensure_ascii=False,
                 )
@@ -117,6 +124,8 @@ class SessionRecorder:
             "session_id": self.session_id,
             "case_ref": self.case_ref,
             "prefix": session_prefix(self.case_ref, self.session_id),
+            "office_id": self.office_id,
+            "created_by": self.created_by,
         }
         with contextlib.suppress(ObjectExists):  # written by this session's earlier start
             self.config.store.put_locked(
@@ -244,6 +253,8 @@ class SessionRecorder:
             retention_class=self.retention.name,
             started_at=self.started_at,
             ended_at=now_iso(),
+            office_id=self.office_id,
+            created_by=self.created_by,
         )
         participants = list(self.participants.values()) or _participants_from_chain(self)
         manifest = build_manifest(info, participants, self.chain.chain, self.config.key)
@@ -336,7 +347,13 @@ async def recover_orphans(
         meta = json.loads(meta_path.read_text())
         name = meta["retention"].split("=", 1)[0]
         recorder = SessionRecorder(
-            config, meta["session_id"], meta["case_ref"], meta["title"], retention_classes[name]
+            config,
+            meta["session_id"],
+            meta["case_ref"],
+            meta["title"],
+            retention_classes[name],
+            office_id=meta.get("office_id"),
+            created_by=meta.get("created_by"),
         )
         recorder._recover()
         await asyncio.to_thread(recorder._write_index)

@@ -18,6 +18,7 @@ ALGORITHM = "HS256"
 ISSUER = "notarylink"
 SESSION_AUDIENCE = "notarylink:session"
 JOIN_AUDIENCE = "notarylink:join"
+MEDIA_AUDIENCE = "notarylink:media"
 LEEWAY_SECONDS = 30
 MAX_TOKEN_BYTES = 4096
 
@@ -36,6 +37,14 @@ class SessionClaims:
     account_id: str
     role: str
     office_id: int | None
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class MediaClaims:
+    account_id: str
+    session_id: str
+    participant_id: str
     expires_at: int
 
 
@@ -118,4 +127,24 @@ class TokenSigner:
             name=str(claims.get("name", "")),
             expires_at=int(claims["exp"]),
             token_id=str(claims["jti"]),
+        )
+
+    # --- media links (one recorded participant's playback, for a <video src>) ------------------
+
+    def issue_media(self, account_id: str, session_id: str, participant_id: str, ttl: int) -> str:
+        """A short-lived token for one participant's playback file of one recorded session:
+        a video element cannot send an Authorization header, so it travels in the query."""
+        return self._encode(
+            MEDIA_AUDIENCE, account_id, ttl, {"rec": session_id, "part": participant_id}
+        )
+
+    def verify_media(self, token: str, session_id: str, participant_id: str) -> MediaClaims:
+        claims = self._decode(token, MEDIA_AUDIENCE, ["rec", "part"])
+        if claims["rec"] != session_id or claims["part"] != participant_id:
+            raise TokenError("token_invalid", "this link belongs to another recording")
+        return MediaClaims(
+            account_id=str(claims["sub"]),
+            session_id=str(claims["rec"]),
+            participant_id=str(claims["part"]),
+            expires_at=int(claims["exp"]),
         )

@@ -101,6 +101,8 @@ async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[Sessio
                 room.case_ref,
                 room.title,
                 platform.retention_class(room.retention_class),
+                office_id=room.office_id,
+                created_by=room.created_by,
             ),
         )
         hubs[room.id] = hub

@@ -18,6 +18,9 @@ NotaryI18n.register("zh-CN", {
   "staff.open": "打开",
   "staff.busy": "请稍候…",
   "staff.loggedIn": "已登录：",
+  "staff.recordings": "录像回放",
+  "staff.recordingId": "会话编号",
+  "staff.openPlayback": "打开回放",
   "role.notary": "公证员",
   "role.applicant": "当事人",
   "role.site_officer": "现场核验人员",
@@ -43,6 +46,9 @@ NotaryI18n.register("en", {
   "staff.open": "Open",
   "staff.busy": "Please wait…",
   "staff.loggedIn": "Logged in: ",
+  "staff.recordings": "Recordings",
+  "staff.recordingId": "Session id",
+  "staff.openPlayback": "Open playback",
   "role.notary": "Notary",
   "role.applicant": "Applicant",
   "role.site_officer": "Site officer",
@@ -81,6 +87,7 @@ async function api(method, path, body) {
 function showDesk(account) {
   document.getElementById("login-form").hidden = true;
   document.getElementById("room-form").hidden = false;
+  document.getElementById("recordings").hidden = false;
   if (account) {
     document.getElementById("who").textContent = NotaryI18n.t("staff.loggedIn") + account.display_name;
   }
@@ -139,6 +146,7 @@ document.getElementById("room-form").addEventListener("submit", async (event) =>
       list.append(item);
     }
     document.getElementById("links").hidden = false;
+    setRecordingId(data.room.id); // its playback, once the session has ended
   } catch (error) {
     if (error && (error.code === "token_expired" || error.code === "token_invalid")) {
       sessionStorage.removeItem("notarylink.staffToken");
@@ -147,6 +155,25 @@ document.getElementById("room-form").addEventListener("submit", async (event) =>
       return;
     }
     say(explain(error));
+  }
+});
+
+// Recordings: a session id opens its playback (same tab: the login stays in this tab).
+function setRecordingId(id) {
+  const field = document.getElementById("recording-id");
+  field.value = id;
+  field.dispatchEvent(new Event("input"));
+}
+
+document.getElementById("recording-id").addEventListener("input", (event) => {
+  const id = event.target.value.trim();
+  const link = document.getElementById("open-playback");
+  link.href = `/static/playback.html?session=${encodeURIComponent(id)}`;
+  link.setAttribute("aria-disabled", String(!id));
+});
+document.getElementById("recording-id").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && event.target.value.trim()) {
+    location.href = document.getElementById("open-playback").href;
   }
 });
 
