@@ -33,11 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("settings", help="print the effective settings, secrets masked")
     accounts_cli.add_parser(commands)
+    identity = commands.add_parser("identity", help="face matching tools")
+    tools = identity.add_subparsers(dest="tool", metavar="TOOL", required=True)
+    tools.add_parser(
+        "calibrate",
+        help="face distance distributions and the threshold for a target false-match rate "
+        "(DIR: one folder of photos per person; --help for options)",
+    )
     evidence_cli.add_parsers(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["identity", "calibrate"]:
+        # Its own options (and --help) belong to it; face work loads dlib, so only here.
+        from identity.calibrate import main as calibrate
+
+        return calibrate(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()

@@ -165,3 +165,28 @@ def test_serve_with_local_s3_is_ready_stops_on_ctrl_c_and_reuses_data(tmp_path: 
     assert (var / "notarylink.db").stat().st_ino == database
     assert (var / "secrets" / "token-secret").read_text() == secret
     assert (var / "keys" / "platform-ed25519.pem").read_bytes() == key
+
+
+@pytest.mark.unit
+def test_identity_calibrate_reports_distributions(tmp_path: Path) -> None:
+    """Two people (photos installed packages ship), each photo and a JPEG copy of it."""
+    import numpy as np
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data
+
+    hopper = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    astronaut = data.astronaut()[:300, 100:400]  # her face; not the mission patch
+    for person, image in (("hopper", hopper), ("astronaut", astronaut)):
+        folder = tmp_path / person
+        folder.mkdir()
+        picture = Image.fromarray(image)
+        picture.save(folder / "a.png")
+        picture.save(folder / "b.jpg", quality=60)
+    result = _run(["identity", "calibrate", str(tmp_path), "--json"], _clean_env())
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    calibration = report["calibration"]
+    assert (calibration["genuine"]["count"], calibration["impostor"]["count"]) == (2, 4)
+    assert calibration["genuine"]["maximum"] < calibration["impostor"]["minimum"]
+    assert _run(["identity", "calibrate", str(tmp_path / "nope")], _clean_env()).returncode == 2
