@@ -57,6 +57,24 @@ class StoreSource:
                 return None
             raise
 
+    def digest(self, name: str) -> tuple[int, str] | None:
+        try:
+            response = self.store.client.get_object(self.bucket, self.prefix + name)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                return None
+            raise
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            for chunk in response.stream(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+        return size, digest.hexdigest()
+
     def names(self) -> Iterable[str]:
         for item in self.store.client.list_objects(self.bucket, prefix=self.prefix, recursive=True):
             if item.object_name:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from recorder.chain import Entry, sha256_hex, verify_chain
+from recorder.chain import Entry, verify_chain
 from recorder.seal import MANIFEST_SCHEMA, load_public_key, public_key_fingerprint, signature_valid
 from recorder.timestamp import TimestampError, verify_timestamp
 
@@ -31,6 +31,9 @@ class EvidenceSource(Protocol):
         """The file's bytes, or None when it is absent."""
 
     def names(self) -> Iterable[str]: ...
+
+    def digest(self, name: str) -> tuple[int, str] | None:
+        """Size and SHA-256 of the file, streamed (segments can be large), or None if absent."""
 
 
 @dataclass(frozen=True)
@@ -193,12 +196,12 @@ def _check_segments(
         name = str(body.get("file"))
         listed.add(name)
         seen.setdefault(str(body.get("participant")), set()).add(int(body.get("seq", -1)))
-        data = source.read(name)
-        if data is None:
+        found = source.digest(name)
+        if found is None:
             failures.append(f"{name}: missing")
-        elif len(data) != body.get("size"):
-            failures.append(f"{name}: {len(data)} bytes, the chain says {body.get('size')}")
-        elif sha256_hex(data) != body.get("sha256"):
+        elif found[0] != body.get("size"):
+            failures.append(f"{name}: {found[0]} bytes, the chain says {body.get('size')}")
+        elif found[1] != body.get("sha256"):
             failures.append(f"{name}: content differs from its sealed hash (altered)")
         if progress is not None:
             progress(index + 1, len(segments))

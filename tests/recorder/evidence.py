@@ -31,6 +31,10 @@ class DictSource:
     def names(self) -> Iterable[str]:
         return list(self.files)
 
+    def digest(self, name: str) -> tuple[int, str] | None:
+        data = self.files.get(name)
+        return None if data is None else (len(data), sha256_hex(data))
+
 
 def build_session(
     key: Ed25519PrivateKey,

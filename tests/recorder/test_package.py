@@ -56,3 +56,19 @@ def test_not_a_zip(tmp_path: Path) -> None:
     path.write_bytes(b"not a zip")
     with pytest.raises(PackageError, match="not a readable zip"):
         ZipSource(path)
+
+
+def test_a_byte_flipped_inside_the_zip_file_is_found(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    source, _ = build_session(key)
+    target = source.files["p-app/000001.webm"]
+    path = tmp_path / "evidence.zip"
+    write_package(path, sorted(source.files.items()))
+    raw = bytearray(path.read_bytes())
+    at = raw.find(target[:64]) + 1000  # inside that segment's stored bytes
+    raw[at] ^= 0x01
+    path.write_bytes(bytes(raw))
+    failed = [c for c in verify(ZipSource(path), trusted_key=key.public_key()).checks if not c.ok]
+    assert [(c.name, c.message) for c in failed] == [
+        ("segments", "p-app/000001.webm: content differs from its sealed hash (altered)")
+    ]
