@@ -33,13 +33,12 @@ def join_segments(
     copied = {"audio": 0, "video": 0}
     last_dts: dict[str, int] = {}
     with av.open(str(out), "w", format=fmt) as output:
-        streams: dict[str, Any] = {}
+        # Every stream is declared before the first packet: a stream added after muxing began
+        # crashes libavformat (SIGFPE), and a participant's first segment is often audio only
+        # (the microphone starts before the camera).
+        streams = _declare_streams(parts, output)
         for index, part in enumerate(parts):
             with av.open(str(part.path)) as source:
-                for stream in source.streams:
-                    if stream.type in ("audio", "video") and stream.type not in streams:
-                        # Parameters only (codec, size, OpusHead): no codec is opened.
-                        streams[stream.type] = output.add_stream_from_template(stream, opaque=True)
                 offset = part.start_time - origin
                 for packet in source.demux():
                     kind = packet.stream.type
@@ -60,3 +59,17 @@ def join_segments(
             if progress is not None:
                 progress(index + 1, len(parts))
     return copied
+
+
+def _declare_streams(parts: Sequence[Part], output: Any) -> dict[str, Any]:
+    """One output stream per kind, from the first part that has it: parameters only (codec,
+    size, OpusHead), no codec is opened."""
+    streams: dict[str, Any] = {}
+    for part in parts:
+        with av.open(str(part.path)) as source:
+            for stream in source.streams:
+                if stream.type in ("audio", "video") and stream.type not in streams:
+                    streams[stream.type] = output.add_stream_from_template(stream, opaque=True)
+        if len(streams) == 2:
+            break
+    return streams

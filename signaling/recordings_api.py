@@ -17,7 +17,6 @@ in a thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -31,7 +30,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import av
 import urllib3
 from aiohttp import web
 from minio.error import S3Error
@@ -170,46 +168,12 @@ def fetch_parts(source: StoreSource, segments: list[dict[str, Any]], workdir: Pa
     return sorted(parts, key=lambda part: part.start_time)
 
 
-def declare_every_stream(parts: list[Part], workdir: Path) -> list[Part]:
-    """join_segments adds an output stream when a part first shows it; a stream added after
-    packets were muxed crashes libavformat (SIGFPE), and a participant's first segment is often
-    audio only (the microphone starts before the camera). So the first part is remuxed, packets
-    untouched, into a file that also declares the streams that appear only later."""
-    if len(parts) < 2:
-        return parts
-    with contextlib.ExitStack() as stack:
-        first = stack.enter_context(av.open(str(parts[0].path)))
-        templates = {s.type: s for s in first.streams if s.type in ("audio", "video")}
-        declared = set(templates)
-        for part in parts[1:]:
-            source = stack.enter_context(av.open(str(part.path)))
-            for stream in source.streams:
-                if stream.type in ("audio", "video") and stream.type not in templates:
-                    templates[stream.type] = stream
-        if set(templates) == declared:
-            return parts
-        path = workdir / f"first{parts[0].path.suffix}"
-        fmt = "webm" if path.suffix == ".webm" else "matroska"
-        with av.open(str(path), "w", format=fmt) as output:
-            targets = {
-                kind: output.add_stream_from_template(template, opaque=True)
-                for kind, template in templates.items()
-            }
-            for packet in first.demux():
-                if packet.size == 0 or packet.pts is None or packet.stream.type not in targets:
-                    continue
-                packet.stream = targets[packet.stream.type]
-                output.mux(packet)
-    return [Part(path, parts[0].start_time), *parts[1:]]
-
-
 def join_main() -> None:
     """The child process that joins (`python -m signaling.recordings_api`): muxing is native
     code, and a crash there must end this process, not the server holding live sessions."""
     job = json.load(sys.stdin)
-    workdir = Path(job["workdir"])
     parts = [Part(Path(path), float(start)) for path, start in job["parts"]]
-    join_segments(declare_every_stream(parts, workdir), Path(job["out"]))
+    join_segments(parts, Path(job["out"]))
 
 
 async def build_playback(
