@@ -44,8 +44,8 @@ async def test_a_recorded_session_verifies_from_the_store(
         lambda: applicant.frames_from(notary.participant_id, "video") >= 90, 30, "three seconds"
     )
     await notary.send({"type": "end"})
-    await applicant.wait_for("session_state")
-    await wait_for(lambda: bool(platform.pending_seals), 10, "sealing to begin")
+    await wait_for(lambda: any(e.get("state") == "ended" for e in applicant.events), 15, "the end")
+    await wait_for(lambda: bool(platform.pending_seals), 30, "sealing to begin")
     await platform.wait_for_seals()
 
     session_id = next(iter((platform.settings.data_dir / "spool").iterdir())).name
