@@ -90,7 +90,8 @@ async def record_a_call(
         await wait_for(
             lambda: any(e.get("state") == "ended" for e in applicant.events), 15, "the end"
         )
-        await wait_for(lambda: bool(platform.pending_seals), 30, "sealing to begin")
+        # The seal is written locally first, then uploaded (pending_seals tracks that part).
+        await wait_for(lambda: _sealed_locally(platform), 30, "the seal")
         await platform.wait_for_seals()
     finally:
         for call in calls.values():
@@ -255,3 +256,7 @@ async def test_playback_without_a_login_says_where_to_log_in(
     await page.evaluate("() => sessionStorage.setItem('notarylink.staffToken', 'not-a-token')")
     await page.reload()
     await expect(page.locator("#message")).to_have_text("登录已过期，请在公证员工作台重新登录。")
+
+
+def _sealed_locally(platform: Any) -> bool:
+    return any((platform.settings.data_dir / "spool").glob("*/sealed/manifest.json"))

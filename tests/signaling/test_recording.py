@@ -45,7 +45,8 @@ async def test_a_recorded_session_verifies_from_the_store(
     )
     await notary.send({"type": "end"})
     await wait_for(lambda: any(e.get("state") == "ended" for e in applicant.events), 15, "the end")
-    await wait_for(lambda: bool(platform.pending_seals), 30, "sealing to begin")
+    # The seal is written locally first, then uploaded (pending_seals tracks that part).
+    await wait_for(lambda: _sealed_locally(platform), 30, "the seal")
     await platform.wait_for_seals()
 
     session_id = next(iter((platform.settings.data_dir / "spool").iterdir())).name
@@ -114,3 +115,7 @@ async def test_no_live_session_when_the_recording_cannot_start(
     await notary.send({"type": "start"})  # still scheduled: the notary may try again
     assert (await notary.wait_for("error", timeout=5))["code"] == "recording_failed"
     assert not [e for e in notary.events if e["type"] == "session_state"]
+
+
+def _sealed_locally(platform: Any) -> bool:
+    return any((platform.settings.data_dir / "spool").glob("*/sealed/manifest.json"))

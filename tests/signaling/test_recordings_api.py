@@ -79,7 +79,8 @@ async def record_a_call(
 
     await notary.send({"type": "end"})
     await wait_for(lambda: any(e.get("state") == "ended" for e in applicant.events), 15, "the end")
-    await wait_for(lambda: bool(platform.pending_seals), 30, "sealing to begin")
+    # The seal is written locally first, then uploaded (pending_seals tracks that part).
+    await wait_for(lambda: _sealed_locally(platform), 30, "the seal")
     await platform.wait_for_seals()
     return session_id, notary, applicant
 
@@ -306,3 +307,7 @@ def test_media_tokens_are_bound_to_a_session_and_a_participant() -> None:
 )
 def test_ids_are_plain_names(value: str, ok: bool) -> None:
     assert bool(recordings_api.ID_PATTERN.fullmatch(value)) is ok
+
+
+def _sealed_locally(platform: Any) -> bool:
+    return any((platform.settings.data_dir / "spool").glob("*/sealed/manifest.json"))
