@@ -46,6 +46,7 @@ class RecorderConfig:
     spool_root: Path
     key: Ed25519PrivateKey
     tsa_url: str = ""
+    tsa_roots: tuple[bytes, ...] = ()  # the TSA's answer is verified against these at once
     segment_seconds: float = 3.0
 
 
@@ -267,7 +268,11 @@ class SessionRecorder:
         }
         if self.config.tsa_url:
             try:
-                files[TIMESTAMP] = await request_timestamp(self.config.tsa_url, sealed.manifest)
+                files[TIMESTAMP] = await request_timestamp(
+                    self.config.tsa_url,
+                    sealed.manifest,
+                    trusted_roots=list(self.config.tsa_roots) or None,
+                )
             except TimestampError as exc:
                 # The signature stands without it; the missing timestamp is visible to verifiers.
                 log.error(

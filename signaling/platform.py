@@ -74,6 +74,7 @@ class Platform:
             spool_root=settings.data_dir / "spool",
             key=load_private_key(settings.effective_signing_key_path),
             tsa_url=settings.tsa_url,
+            tsa_roots=(settings.tsa_roots_path.read_bytes(),) if settings.tsa_roots_path else (),
         )
         return cls(
             settings=settings,

@@ -254,9 +254,10 @@ class Recordings:
 
     async def _verdict(self, platform: Platform, recording: Recording) -> dict[str, Any]:
         key = platform.recorder.key.public_key() if platform.recorder is not None else None
+        roots = platform.recorder.tsa_roots if platform.recorder is not None else ()
 
         def check() -> dict[str, Any]:
-            report = verify(recording.source, trusted_key=key)
+            report = verify(recording.source, trusted_key=key, tsa_roots=roots)
             return {**report.as_dict(), "checked_at": int(time.time())}
 
         if recording.manifest is None:

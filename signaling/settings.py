@@ -64,6 +64,7 @@ class Settings:
     )
     signing_key_path: Path | None = None  # empty: data_dir/keys/platform-ed25519.pem
     tsa_url: str = ""  # empty: manifests are signed but not timestamped
+    tsa_roots_path: Path | None = None  # PEM bundle of the TSA's root certificates
     token_secret: Secret | None = None  # empty: generated once under data_dir (development)
     stun_urls: tuple[str, ...] = ()
     turn_urls: tuple[str, ...] = ()
@@ -260,6 +261,11 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
     ),
     "signing_key_path": (_optional_path, "Ed25519 private key (PEM) that signs manifests"),
     "tsa_url": (_optional_http_url, "RFC 3161 timestamp authority; empty = no timestamps"),
+    "tsa_roots_path": (
+        _optional_path,
+        "PEM file of the TSA's root certificates: each new timestamp and each verdict is checked "
+        "against it",
+    ),
     "token_secret": (_secret, "secret for signed join links and session tokens (32+ bytes)"),
     "stun_urls": (_ice_urls(("stun", "stuns")), "comma-separated STUN URLs handed to browsers"),
     "turn_urls": (_ice_urls(("turn", "turns")), "comma-separated TURN URLs (udp, tcp, tls)"),
@@ -316,6 +322,9 @@ def load_settings(
         if raw is not None:
             values[name] = parse(env_name(name), raw.strip())
     settings = Settings(**values)
+    if settings.tsa_url and settings.tsa_roots_path is None:
+        # Without the roots no timestamp could ever be checked: every verdict would fail.
+        raise SettingsError(f"{env_name('tsa_roots_path')}: required when a TSA URL is set")
     if settings.production:
         _refuse_development_defaults(settings)
     return settings

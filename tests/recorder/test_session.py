@@ -53,7 +53,9 @@ async def test_recorded_session_is_sealed_timestamped_and_verifies_from_the_stor
 ) -> None:
     tsa_url, tsa_root = tsa
     key = Ed25519PrivateKey.generate()
-    config = RecorderConfig(object_store, bucket, tmp_path / "spool", key, tsa_url=tsa_url)
+    config = RecorderConfig(
+        object_store, bucket, tmp_path / "spool", key, tsa_url=tsa_url, tsa_roots=(tsa_root,)
+    )
     recorder = SessionRecorder(config, "r-test1", "2026-GZ-0001", "委托书公证", CLASSES["short"])
     await recorder.start()
     base = time.time()

@@ -187,3 +187,13 @@ def test_a_named_signing_key_must_be_readable_at_start(tmp_path: Path) -> None:
     with pytest.raises(SigningKeyError, match=r"no\.pem"):
         prepare_secrets(settings)
     assert not (tmp_path / "no.pem").exists()  # never generated behind the operator's back
+
+
+def test_a_tsa_needs_its_roots() -> None:
+    with pytest.raises(SettingsError, match="^NOTARYLINK_TSA_ROOTS_PATH: "):
+        load_settings({"NOTARYLINK_TSA_URL": "https://tsa.example/tsr"}, dotenv=None)
+    settings = load_settings(
+        {"NOTARYLINK_TSA_URL": "https://tsa.example/tsr", "NOTARYLINK_TSA_ROOTS_PATH": "/r.pem"},
+        dotenv=None,
+    )
+    assert settings.tsa_roots_path == Path("/r.pem")
