@@ -190,7 +190,7 @@ def test_a_named_signing_key_must_be_readable_at_start(tmp_path: Path) -> None:
 
 
 def test_a_tsa_needs_its_roots() -> None:
-    with pytest.raises(SettingsError, match="^NOTARYLINK_TSA_ROOTS_PATH: "):
+    with pytest.raises(SettingsError, match=r"^NOTARYLINK_TSA_ROOTS_PATH: "):
         load_settings({"NOTARYLINK_TSA_URL": "https://tsa.example/tsr"}, dotenv=None)
     settings = load_settings(
         {"NOTARYLINK_TSA_URL": "https://tsa.example/tsr", "NOTARYLINK_TSA_ROOTS_PATH": "/r.pem"},
