@@ -12,7 +12,7 @@ from aiohttp import web
 
 import web_client
 from notary.db import migrate
-from signaling import auth, ops, recordings_api, rooms_api, ws
+from signaling import auth, identity_api, ops, recordings_api, rooms_api, ws
 from signaling.appkeys import API, HUBS, PLATFORM, ROOMS
 from signaling.middleware import observe
 from signaling.openapi import Api
@@ -39,6 +39,7 @@ def build_api() -> Api:
     ops.declare(api)
     auth.declare(api)
     rooms_api.declare(api)
+    identity_api.declare(api)
     recordings_api.declare(api)
     return api
 

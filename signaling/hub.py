@@ -16,10 +16,12 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from identity.matcher import IdentityEvent
 from media import ForwardedTrack, MediaRoom, NegotiationError, ParticipantPeer
 from recorder.session import SessionRecorder
 from signaling import protocol
 from signaling.connection import CLOSE_ENDED, CLOSE_REPLACED, Connection
+from signaling.identity_desk import CONSENT_TEXT_VERSION, IdentityDesk
 from signaling.protocol import Message, ProtocolError
 from signaling.ratelimit import RateLimiter
 from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, SessionState
@@ -48,6 +50,7 @@ class SessionHub:
         configuration: Callable[[], RTCConfiguration],
         ice_servers: Callable[[str], list[dict[str, Any]]],
         recorder_factory: Callable[[Room], SessionRecorder] | None = None,
+        identity: Callable[[SessionHub], IdentityDesk] | None = None,
     ) -> None:
         self.room = room
         self.media = MediaRoom(room.id)
@@ -59,6 +62,7 @@ class SessionHub:
         # A failing media connection is rebuilt, but not in a loop: three a minute at most.
         self._media_restarts = RateLimiter(rate=3 / 60, burst=3, max_keys=8)
         self._restarts: set[asyncio.Task[None]] = set()
+        self.identity = identity(self) if identity is not None else None
         self._connections: dict[str, Connection] = {}
         self._ticker = asyncio.create_task(self._tick(), name=f"hub-{room.id}")
         self.closed = False
@@ -167,6 +171,8 @@ class SessionHub:
                 self.broadcast(
                     self.room.set_muted(pid, target, data.get("audio"), data.get("video"))
                 )
+            case "consent":
+                await self._consent(pid, data)
             case "admit":
                 target = data["participant"]
                 self.broadcast(self.room.admit(pid, target))
@@ -195,6 +201,42 @@ class SessionHub:
                 self.broadcast(self.room.end(pid))
                 await self.close()
 
+    async def _consent(self, pid: str, data: dict[str, Any]) -> None:
+        """Consent to recording and, separately, to face processing (the applicant's own)."""
+        participant = self.room.participant(pid)
+        face = bool(data["face"])
+        if face and participant.role is not ParticipantRole.APPLICANT:
+            raise ProtocolError("forbidden", "only the applicant consents to face processing")
+        version = str(data.get("text_version") or CONSENT_TEXT_VERSION)
+        if self.recorder is not None:
+            self.recorder.event(
+                "consent",
+                participant=pid,
+                recording=bool(data["recording"]),
+                face=face,
+                text_version=version,
+            )
+        if face and self.identity is not None:
+            self.identity.consent(pid, version)
+            await self.identify(pid)
+        self.send(pid, {"type": "consent_recorded", "face": face})
+
+    async def identify(self, pid: str) -> None:
+        """Start the live match when consent, the ID face and the video are all there."""
+        peer = self.media.get(pid)
+        if self.identity is not None and peer is not None:
+            await self.identity.start(pid, peer)
+
+    def report_identity(self, pid: str, event: IdentityEvent) -> None:
+        """A live-match result: to the notary's console and into the evidence chain."""
+        record = event.to_record()
+        if self.recorder is not None:
+            self.recorder.event("identity", participant=pid, result=record)
+        message = {"type": "identity", "participant": pid, "result": record}
+        for participant in self.room.participants.values():
+            if participant.role is ParticipantRole.NOTARY:
+                self.send(participant.id, message)
+
     def _require_peer(self, pid: str) -> ParticipantPeer:
         peer = self.media.get(pid)
         if peer is None or self.room.participant(pid).presence is not Presence.ADMITTED:
@@ -212,6 +254,7 @@ class SessionHub:
             pid,
             {"type": "answer", "sdp": answer.sdp, "tracks": self._track_map(peer), "ref": ref},
         )
+        await self.identify(pid)  # its video may have just appeared
 
     @staticmethod
     def _track_map(peer: ParticipantPeer) -> list[dict[str, str]]:
@@ -343,6 +386,8 @@ class SessionHub:
         self._ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._ticker
+        if self.identity is not None:
+            await self.identity.close()  # the template goes with the session
         await self.media.close()  # ends every recorded stream
         if self.recorder is not None:
             # Sealing waits for the last uploads: it runs on, and shutdown awaits it.

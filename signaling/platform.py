@@ -11,6 +11,8 @@ import urllib3
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from identity.consent import TemplateStore
+from identity.faces import FaceWorker
 from notary.db import create_engine
 from recorder.keys import load_private_key
 from recorder.retention import RetentionClass, find_class
@@ -36,6 +38,8 @@ class Platform:
     recorder: RecorderConfig | None = None  # None: sessions are not recorded (tests of signaling)
     redis: Redis | None = None  # several nodes share room state through it; None on one node
     store_bootstrapped: bool = False
+    templates: TemplateStore = field(default_factory=TemplateStore, repr=False)
+    _face_worker: FaceWorker | None = field(default=None, repr=False)
     # Seals of ended sessions still uploading; shutdown waits for them.
     pending_seals: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
     _bootstrap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -101,6 +105,12 @@ class Platform:
                 log.warning("object store not ready, retrying", extra={"reason": str(exc)})
                 await asyncio.sleep(interval)
 
+    def face_worker(self) -> FaceWorker:
+        """Made on first use: loading the face models costs a second nobody else should pay."""
+        if self._face_worker is None:
+            self._face_worker = FaceWorker()
+        return self._face_worker
+
     def unsealed_recordings(self) -> list[str]:
         return [] if self.recorder is None else unsealed_sessions(self.recorder.spool_root)
 
@@ -131,6 +141,8 @@ class Platform:
             log.warning("sealed recordings interrupted by a crash", extra={"sessions": sealed})
 
     async def close(self) -> None:
+        if self._face_worker is not None:
+            self._face_worker.close()
         await self.engine.dispose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -21,6 +21,7 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[type, bool]]] = {
     "offer": {"sdp": (str, True)},
     "candidate": {"candidate": (str, True), "sdpMid": (str, False), "sdpMLineIndex": (int, False)},
     "mute": {"audio": (bool, False), "video": (bool, False), "participant": (str, False)},
+    "consent": {"recording": (bool, True), "face": (bool, True), "text_version": (str, False)},
     "admit": {"participant": (str, True)},
     "remove": {"participant": (str, True)},
     "start": {},

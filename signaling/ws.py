@@ -13,6 +13,7 @@ from signaling.appkeys import HUBS, PLATFORM, ROOMS
 from signaling.connection import CLOSE_ENDED, Connection
 from signaling.hub import SessionHub
 from signaling.ice import browser_ice_servers, server_configuration
+from signaling.identity_desk import IdentityDesk
 from signaling.logs import new_request_id, request_id_var
 from signaling.ratelimit import RateLimiter
 from signaling.tokens import TokenError
@@ -93,6 +94,12 @@ async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[Sessio
             room,
             configuration=lambda: server_configuration(settings),
             ice_servers=lambda pid: browser_ice_servers(settings, pid),
+            identity=lambda hub: IdentityDesk(
+                room.case_ref,
+                platform.face_worker,
+                platform.templates,
+                report=hub.report_identity,
+            ),
             recorder_factory=None
             if recorder is None
             else lambda room: SessionRecorder(

@@ -89,6 +89,8 @@ $("prejoin-continue").addEventListener("click", () => {
 
 // --- consent -----------------------------------------------------------------------------
 
+const CONSENT_TEXT_VERSION = "2026-11-v1"; // signaling/identity_desk.py CONSENT_TEXT_VERSION
+
 function updateConsent() {
   const form = $("consent-form");
   const needed = [...form.querySelectorAll("input[type=checkbox]")].filter((box) => box.required);
@@ -101,6 +103,14 @@ $("consent-form").addEventListener("submit", (event) => {
   updateConsent();
   if ($("consent-continue").disabled) return;
   check.finish();
+  // On the record: what was agreed to, and which text was shown (the server keeps both in the
+  // evidence chain; face processing starts only after the applicant's own consent).
+  call.send({
+    type: "consent",
+    recording: true,
+    face: Boolean($("consent-face").checked),
+    text_version: CONSENT_TEXT_VERSION,
+  });
   call.allowMedia(check.publishes() ? check.stream : null);
   go(call.me && call.me.presence === "admitted" ? "call" : "lobby");
 });
