@@ -29,6 +29,7 @@ from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, S
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL = 5.0
+IDENTITY_DECISIONS = ("confirmed", "refused", "confirmed_in_person")
 CHAINED_EVENTS = frozenset(
     {
         "participant_joined",
@@ -173,6 +174,8 @@ class SessionHub:
                 )
             case "consent":
                 await self._consent(pid, data)
+            case "identity_decision":
+                self._identity_decision(pid, data)
             case "admit":
                 target = data["participant"]
                 self.broadcast(self.room.admit(pid, target))
@@ -226,6 +229,18 @@ class SessionHub:
         peer = self.media.get(pid)
         if self.identity is not None and peer is not None:
             await self.identity.start(pid, peer)
+
+    def _identity_decision(self, pid: str, data: dict[str, Any]) -> None:
+        """The notary's decision on identity is what counts; the scores only inform it."""
+        if self.room.participant(pid).role is not ParticipantRole.NOTARY:
+            raise ProtocolError("forbidden", "only the notary decides on identity")
+        decision = data["decision"]
+        if decision not in IDENTITY_DECISIONS:
+            raise ProtocolError("invalid", f"decision is one of {', '.join(IDENTITY_DECISIONS)}")
+        note = str(data.get("note") or "")[:500]
+        if self.recorder is not None:
+            self.recorder.event("identity_decision", participant=pid, decision=decision, note=note)
+        self.send(pid, {"type": "identity_decision_recorded", "decision": decision})
 
     def report_identity(self, pid: str, event: IdentityEvent) -> None:
         """A live-match result: to the notary's console and into the evidence chain."""

@@ -9,11 +9,12 @@ from aiohttp import web
 from identity.consent import ConsentError
 from identity.id_document import DocumentKind, IntakeRefused
 from notary.roles import Role
-from signaling.appkeys import HUBS, ROOMS
+from signaling.appkeys import HUBS, PLATFORM, ROOMS
 from signaling.auth import require
 from signaling.errors import ApiError
 from signaling.openapi import Api
-from signaling.rooms import ParticipantRole
+from signaling.rooms import ParticipantRole, Room
+from signaling.tokens import TokenError
 
 MAX_PHOTO_BYTES = 12 * 1024 * 1024  # a phone photo of a passport page
 
@@ -29,11 +30,33 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def id_photo(request: web.Request) -> web.Response:
-    claims = require(request, Role.NOTARY)
+def _notary_room(request: web.Request) -> Room:
+    """The room, for its notary: the staff session of the notary who created it, or the
+    notary's own join link for this room (what the console holds; it is good for this room
+    only)."""
     room = request.app[ROOMS].get(request.match_info["room_id"])
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        try:
+            joined = request.app[PLATFORM].tokens.verify_join(
+                token.strip(), room_id=room.id if room else None
+            )
+        except TokenError:
+            joined = None
+        if joined is not None:
+            if joined.role != ParticipantRole.NOTARY.value:
+                raise ApiError(403, "forbidden", "only the notary hands in the ID photo")
+            if room is None:
+                raise ApiError(404, "room_not_found", "no such session")
+            return room
+    claims = require(request, Role.NOTARY)
     if room is None or room.created_by != claims.account_id:
         raise ApiError(404, "room_not_found", "no such session")
+    return room
+
+
+async def id_photo(request: web.Request) -> web.Response:
+    room = _notary_room(request)
     hub = request.app[HUBS].get(room.id)
     if hub is None or hub.closed or hub.identity is None:
         raise ApiError(409, "session_not_active", "the session is not running")

@@ -22,6 +22,7 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[type, bool]]] = {
     "candidate": {"candidate": (str, True), "sdpMid": (str, False), "sdpMLineIndex": (int, False)},
     "mute": {"audio": (bool, False), "video": (bool, False), "participant": (str, False)},
     "consent": {"recording": (bool, True), "face": (bool, True), "text_version": (str, False)},
+    "identity_decision": {"decision": (str, True), "note": (str, False)},
     "admit": {"participant": (str, True)},
     "remove": {"participant": (str, True)},
     "start": {},

@@ -251,3 +251,32 @@ async def test_a_broken_link_is_explained_in_plain_words(
     await expect(page.locator("#check-connection .check-detail")).to_have_text(
         "This link is not valid. Please ask the notary office for a new one."
     )
+
+
+async def test_the_console_checks_identity_and_records_the_decision(
+    client: TestClient, camera_browser: Browser, create_room: CreateRoom
+) -> None:
+    id_photo = support.testdata_or_skip("faces/lin-manuel-miranda.png")
+    links = await create_room([{"role": "applicant", "name": "张三"}])
+    applicant_id = links["applicant"]["participant_id"]
+    applicant = await (await camera_browser.new_context(locale="zh-CN")).new_page()
+    notary = await (await camera_browser.new_context(locale="zh-CN")).new_page()
+    await join_as_applicant(applicant, links["applicant"]["url"])  # consents to face processing
+    await notary.goto(links["notary"]["url"])
+    await pass_prejoin(notary)
+    await notary.locator(f"#lobby li[data-participant='{applicant_id}'] button").first.click()
+    await expect(applicant.locator("[data-stage=call]")).to_be_visible()
+    await wait_for_frames(notary, 0)
+
+    await notary.locator("#id-photo-form input[type=file]").set_input_files(str(id_photo))
+    await notary.get_by_role("button", name="上传证件照片").click()
+    await expect(notary.locator("#identity-status")).to_have_text(
+        "已取得证件人脸，正在与当事人实时画面比对。", timeout=20_000
+    )
+    # Live results arrive in the panel (the fake camera's face is small: any verdict will do).
+    await expect(notary.locator("#identity-history li").first).to_be_visible(timeout=20_000)
+    await notary.get_by_role("button", name="由现场人员当面核验确认").click()
+    await expect(notary.locator("#identity-status")).to_have_text(
+        "已记录决定：由现场人员当面核验确认"
+    )
+    await notary.screenshot(path=str(ARTIFACTS / "console-identity-zh.png"), full_page=True)

@@ -137,20 +137,32 @@ async def test_live_match_against_the_id_photo(
             player.stop()
 
 
-async def test_an_id_photo_with_two_faces_is_refused_with_the_reason(
+async def test_the_console_hands_in_the_photo_with_its_join_link_and_decides(
     client: TestClient, links: dict[str, Any], webm: Path, person_webm: Path, loopback_ice: None
 ) -> None:
     two = support.testdata_or_skip("faces/two_people.jpg")
-    notary, applicant, token, players = await _session(client, links, webm, person_webm)
+    notary, applicant, _, players = await _session(client, links, webm, person_webm)
     try:
         await applicant.send({"type": "consent", "recording": True, "face": True})
         await applicant.wait_for("consent_recorded")
-        response = await _upload(client, _room_id(client), token, two)
+        room_id = _room_id(client)
+        # The applicant's own link may not hand in an ID photo; the notary's may.
+        as_applicant = await _upload(client, room_id, links["applicant"]["token"], two)
+        assert as_applicant.status == 403
+        response = await _upload(client, room_id, links["notary"]["token"], two)
         body = await response.json()
         assert response.status == 422, body
         assert body["error"]["code"] == "id_photo_refused"
         assert body["error"]["details"]["reason"] == "several_faces"
         assert body["error"]["details"]["advice_zh"]
+
+        await applicant.send({"type": "identity_decision", "decision": "confirmed", "ref": "a"})
+        assert (await applicant.wait_for("error"))["code"] == "forbidden"
+        await notary.send({"type": "identity_decision", "decision": "maybe", "ref": "b"})
+        assert (await notary.wait_for("error"))["code"] == "invalid"
+        await notary.send({"type": "identity_decision", "decision": "confirmed_in_person"})
+        recorded = await notary.wait_for("identity_decision_recorded")
+        assert recorded["decision"] == "confirmed_in_person"
     finally:
         await notary.close()
         await applicant.close()

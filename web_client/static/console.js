@@ -44,6 +44,25 @@ NotaryI18n.register("zh-CN", {
   "console.muted_mic": "已静音",
   "console.muted_cam": "摄像头关闭",
   "console.stats": "网络状况",
+  "identity.title": "身份核验",
+  "identity.kind": "证件类型",
+  "identity.passport": "护照资料页",
+  "identity.resident_id": "居民身份证",
+  "identity.upload": "上传证件照片",
+  "identity.uploading": "正在识别证件照片中的人脸…",
+  "identity.ready": "已取得证件人脸，正在与当事人实时画面比对。",
+  "identity.waiting_consent": "当事人尚未同意人脸识别。",
+  "identity.refused_photo": "证件照片不可用：",
+  "identity.match": "一致",
+  "identity.mismatch": "不一致",
+  "identity.no_face": "未见人脸",
+  "identity.several_faces": "画面中有多张人脸",
+  "identity.person_changed": "画面中的人变了",
+  "identity.confirmed": "确认身份",
+  "identity.in_person": "由现场人员当面核验确认",
+  "identity.refused": "身份不符",
+  "identity.decided": "已记录决定：",
+  "identity.note": "比对分数仅供参考，以公证员的决定为准；结果与决定均记入证据链。",
   "console.stats_empty": "通话开始后每 5 秒更新。",
   "console.admit_label": "准许 {name} 进入",
   "console.remove_label": "将 {name} 移出会话",
@@ -76,6 +95,25 @@ NotaryI18n.register("en", {
   "console.muted_mic": "muted",
   "console.muted_cam": "camera off",
   "console.stats": "Network",
+  "identity.title": "Identity",
+  "identity.kind": "Document",
+  "identity.passport": "Passport data page",
+  "identity.resident_id": "Resident ID card",
+  "identity.upload": "Upload the ID photo",
+  "identity.uploading": "Finding the face on the ID photo…",
+  "identity.ready": "ID face taken; comparing with the applicant's live video.",
+  "identity.waiting_consent": "The applicant has not consented to face processing yet.",
+  "identity.refused_photo": "The ID photo cannot be used: ",
+  "identity.match": "match",
+  "identity.mismatch": "no match",
+  "identity.no_face": "no face",
+  "identity.several_faces": "several faces",
+  "identity.person_changed": "a different person",
+  "identity.confirmed": "Identity confirmed",
+  "identity.in_person": "Confirmed in person by the site officer",
+  "identity.refused": "Identity not confirmed",
+  "identity.decided": "Decision recorded: ",
+  "identity.note": "Scores inform, the notary decides; results and the decision go into the evidence chain.",
   "console.stats_empty": "Updated every 5 s once the call is up.",
   "console.admit_label": "Admit {name}",
   "console.remove_label": "Remove {name} from the session",
@@ -185,6 +223,14 @@ call.addEventListener("message", ({ detail: { message } }) => {
     case "session_state":
       if (message.state === "ended") finish("ended.ended", false);
       break;
+    case "identity":
+      identityHistory.unshift(message.result);
+      identityHistory.splice(10);
+      renderIdentity();
+      break;
+    case "identity_decision_recorded":
+      $("identity-status").textContent = t("identity.decided") + t(decisionKey(message.decision));
+      break;
     case "bye":
       finish(message.reason === "removed" ? "ended.removed" : "ended.left", true);
       break;
@@ -201,6 +247,49 @@ call.addEventListener("refused", ({ detail }) => {
 call.addEventListener("closed", ({ detail }) => {
   if (ended) return;
   finish(detail.code === 4000 ? "ended.replaced" : "ended.ended", detail.code === 4000);
+});
+
+// --- identity ----------------------------------------------------------------------------
+
+const identityHistory = [];
+
+function decisionKey(decision) {
+  return decision === "confirmed_in_person" ? "identity.in_person" : `identity.${decision}`;
+}
+
+function renderIdentity() {
+  $("identity-history").replaceChildren(
+    ...identityHistory.map((result) => {
+      const kind = result.type.replace("identity.", "");
+      const score = result.distance == null ? "" : ` ${result.distance.toFixed(2)} / ${result.threshold}`;
+      return el("li", { "data-kind": kind }, el("strong", { text: t(`identity.${kind}`) }), `${score} · ${result.media_time.toFixed(1)} s`);
+    }),
+  );
+}
+
+$("id-photo-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const file = form.get("photo");
+  if (!file || !call.room) return;
+  $("identity-status").textContent = t("identity.uploading");
+  // The console's join link authorises this one room's ID photo (signaling/identity_api.py).
+  const response = await fetch(`/api/rooms/${encodeURIComponent(call.room.id)}/id-photo?kind=${form.get("kind")}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${call.token}`, "Content-Type": file.type || "application/octet-stream" },
+    body: file,
+  });
+  const body = await response.json();
+  if (response.ok) $("identity-status").textContent = t("identity.ready");
+  else if (body.error.code === "consent_missing") $("identity-status").textContent = t("identity.waiting_consent");
+  else {
+    const advice = NotaryI18n.lang === "zh-CN" && body.error.details ? body.error.details.advice_zh : body.error.message;
+    $("identity-status").textContent = t("identity.refused_photo") + advice;
+  }
+});
+
+document.querySelectorAll("[data-decision]").forEach((button) => {
+  button.addEventListener("click", () => call.send({ type: "identity_decision", decision: button.dataset.decision }));
 });
 
 // --- rendering ---------------------------------------------------------------------------
