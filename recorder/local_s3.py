@@ -7,6 +7,7 @@ bound to 127.0.0.1 only, telemetry off, with access keys, so that the real objec
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -168,6 +169,8 @@ class LocalS3Server:
             raise LocalS3Error(f"ports already in use: {busy} (is another S3 server running?)")
         out = self.log_path.open("ab")
         try:
+            # Its own process group outlives us if we die without stopping it: stop it at exit.
+            atexit.register(self.stop)
             self._process = subprocess.Popen(
                 self.command(),
                 stdout=out,

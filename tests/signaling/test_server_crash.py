@@ -175,6 +175,8 @@ async def test_kill_9_then_restart_seals_the_evidence(
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)
+        # Whatever happened above, no S3 server of this test outlives it.
+        subprocess.run(["pkill", "-9", "-f", str(tmp_path / "var" / "s3")], check=False)
     assert report is not None and report["ok"], report
     manifest = json.loads(
         (tmp_path / "var" / "spool" / session_id / "sealed" / "manifest.json").read_text()
