@@ -211,6 +211,10 @@ class SessionHub:
         if face and participant.role is not ParticipantRole.APPLICANT:
             raise ProtocolError("forbidden", "only the applicant consents to face processing")
         version = str(data.get("text_version") or CONSENT_TEXT_VERSION)
+        if not data["recording"]:
+            raise ProtocolError(
+                "consent_required", "the session is recorded: joining needs that consent"
+            )
         if self.recorder is not None:
             self.recorder.event(
                 "consent",
@@ -223,6 +227,7 @@ class SessionHub:
             self.identity.consent(pid, version)
             await self.identify(pid)
         self.send(pid, {"type": "consent_recorded", "face": face})
+        self.broadcast(self.room.ready(pid))
 
     async def identify(self, pid: str) -> None:
         """Start the live match when consent, the ID face and the video are all there."""

@@ -29,6 +29,7 @@ class ParticipantRole(StrEnum):
 
 class Presence(StrEnum):
     INVITED = "invited"  # has a link, not here yet
+    PREPARING = "preparing"  # connected, not yet consented to the recording: not in the lobby
     WAITING = "waiting"  # in the lobby
     ADMITTED = "admitted"  # in the call
     RECONNECTING = "reconnecting"  # admitted, connection lost, inside the grace period
@@ -152,6 +153,17 @@ class Room:
             return []
         if participant.role is ParticipantRole.NOTARY:
             return self._admit(participant)
+        if participant.presence is Presence.WAITING:
+            return []  # a second tab, still in the lobby
+        # Into the lobby only after consenting to the recording (see `ready`).
+        participant.presence = Presence.PREPARING
+        return []
+
+    def ready(self, participant_id: str) -> list[Event]:
+        """The participant consented to the recording: from now on in the lobby."""
+        participant = self.participant(participant_id)
+        if participant.presence is not Presence.PREPARING:
+            return []
         participant.presence = Presence.WAITING
         return [{"type": "lobby", "participant": participant.public()}]
 
@@ -170,6 +182,8 @@ class Room:
         if participant.presence is Presence.WAITING:
             participant.presence = Presence.INVITED
             return [{"type": "participant_left", "participant": participant.public()}]
+        if participant.presence is Presence.PREPARING:
+            participant.presence = Presence.INVITED  # never announced: nothing to tell
         return []
 
     def expire_reconnects(self) -> list[Event]:

@@ -98,6 +98,8 @@ async def open_session(
             await notary.wait_for("answer")  # admitted on arrival; its tracks are published
             stage = "applicant joins"
             await applicant.connect()
+            await applicant.send({"type": "consent", "recording": True, "face": False})
+            await applicant.wait_for("consent_recorded")
             await notary.send({"type": "admit", "participant": applicant.participant_id})
             stage = "applicant publishes"
             await applicant.wait_for("answer")

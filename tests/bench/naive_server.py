@@ -150,6 +150,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 guest = room.participants.get(data.get("participant", ""))
                 if guest is not None and not guest.admitted:
                     await guest.admit()
+            elif kind == "consent":  # the protocol's step before the lobby; nothing to check
+                await me.send({"type": "consent_recorded", "face": bool(data.get("face"))})
             elif kind == "ping":
                 await me.send({"type": "pong", "ref": data.get("ref")})
     finally:

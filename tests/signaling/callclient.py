@@ -153,5 +153,7 @@ class CallClient:
 
 async def admit(notary: CallClient, guest: CallClient) -> None:
     await guest.wait_for("welcome")
+    await guest.send({"type": "consent", "recording": True, "face": False})
+    await notary.wait_for("lobby", about=guest.participant_id)
     await notary.send({"type": "admit", "participant": guest.participant_id})
     await guest.wait_for("admitted")

@@ -38,7 +38,7 @@ async def test_two_parties_see_and_hear_each_other(links: dict, clients) -> None
     applicant = clients(links["applicant"]["token"])
     await notary.connect()
     welcome = await applicant.connect()
-    assert welcome["participant"]["presence"] == "waiting"
+    assert welcome["participant"]["presence"] == "preparing"  # the lobby comes after consent
     await admit(notary, applicant)
     await wait_for(_all_see_each_other([notary, applicant]), 20, "media both ways")
     # The notary is told about the applicant's network every few seconds.

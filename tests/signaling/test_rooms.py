@@ -43,10 +43,20 @@ def _types(events: list[dict]) -> list[str]:
     return [e["type"] for e in events]
 
 
-def test_notary_is_admitted_on_arrival_others_wait_in_the_lobby(room: Room) -> None:
+def _to_lobby(room: Room, participant_id: str) -> None:
+    room.arrive(participant_id)
+    room.ready(participant_id)
+
+
+def test_notary_is_admitted_on_arrival_others_wait_in_the_lobby_after_consent(room: Room) -> None:
     notary = room.invite(ParticipantRole.NOTARY, "李")
     applicant = room.invite(ParticipantRole.APPLICANT, "张")
-    assert _types(room.arrive(applicant.id)) == ["lobby"]
+    assert room.arrive(applicant.id) == []  # connected, reading the consent: not announced
+    assert applicant.presence is Presence.PREPARING and room.waiting() == []
+    with pytest.raises(RoomError, match="not in the lobby"):
+        room.admit(notary.id, applicant.id)
+    assert _types(room.ready(applicant.id)) == ["lobby"]
+    assert room.ready(applicant.id) == []  # once
     assert room.waiting() == [applicant]
     assert _types(room.arrive(notary.id)) == ["participant_joined"]
     assert _types(room.admit(notary.id, applicant.id)) == ["participant_joined"]
@@ -58,8 +68,8 @@ def test_only_the_notary_admits_removes_starts_ends_and_mutes_others(room: Room)
     applicant = room.invite(ParticipantRole.APPLICANT, "张")
     officer = room.invite(ParticipantRole.SITE_OFFICER, "王")
     room.arrive(notary.id)
-    room.arrive(applicant.id)
-    room.arrive(officer.id)
+    _to_lobby(room, applicant.id)
+    _to_lobby(room, officer.id)
     for action in (
         lambda: room.admit(applicant.id, officer.id),
         lambda: room.remove(applicant.id, officer.id),
@@ -83,14 +93,14 @@ def test_only_the_notary_admits_removes_starts_ends_and_mutes_others(room: Room)
     assert room.state is SessionState.LIVE
     room.end(notary.id)
     with pytest.raises(RoomError, match="ended"):
-        room.arrive(applicant.id)
+        _to_lobby(room, applicant.id)
 
 
 def test_reconnect_within_grace_returns_to_the_call(room: Room, clock: Clock) -> None:
     notary = room.invite(ParticipantRole.NOTARY, "李")
     applicant = room.invite(ParticipantRole.APPLICANT, "张")
     room.arrive(notary.id)
-    room.arrive(applicant.id)
+    _to_lobby(room, applicant.id)
     room.admit(notary.id, applicant.id)
     assert _types(room.connection_lost(applicant.id)) == ["participant_reconnecting"]
     clock.now += 59
@@ -103,7 +113,7 @@ def test_grace_period_over_means_left_and_rejoin_skips_the_lobby(room: Room, clo
     notary = room.invite(ParticipantRole.NOTARY, "李")
     applicant = room.invite(ParticipantRole.APPLICANT, "张")
     room.arrive(notary.id)
-    room.arrive(applicant.id)
+    _to_lobby(room, applicant.id)
     room.admit(notary.id, applicant.id)
     room.connection_lost(applicant.id)
     clock.now += 61
@@ -116,10 +126,10 @@ def test_removed_participant_cannot_come_back(room: Room) -> None:
     notary = room.invite(ParticipantRole.NOTARY, "李")
     observer = room.invite(ParticipantRole.OBSERVER, "督")
     room.arrive(notary.id)
-    room.arrive(observer.id)
+    _to_lobby(room, observer.id)
     room.remove(notary.id, observer.id)
     with pytest.raises(RoomError) as refused:
-        room.arrive(observer.id)
+        _to_lobby(room, observer.id)
     assert refused.value.code == "removed"
 
 

@@ -60,10 +60,17 @@ async def receive(
                 return event
 
 
-async def join(client: TestClient, token: str) -> tuple[ClientWebSocketResponse, dict[str, Any]]:
+async def join(
+    client: TestClient, token: str, consent: bool = False
+) -> tuple[ClientWebSocketResponse, dict[str, Any]]:
+    """Join; with `consent`, also consent to the recording (into the lobby)."""
     ws = await client.ws_connect("/ws")
     await ws.send_json({"type": "join", "token": token, "v": 1})
-    return ws, await receive(ws, "welcome")
+    welcome = await receive(ws, "welcome")
+    if consent:
+        await ws.send_json({"type": "consent", "recording": True, "face": False})
+        await receive(ws, "consent_recorded")
+    return ws, welcome
 
 
 async def expect_refusal(client: TestClient, first: Any) -> tuple[str, int | None]:
@@ -78,16 +85,27 @@ async def expect_refusal(client: TestClient, first: Any) -> tuple[str, int | Non
     return error["code"], ws.close_code
 
 
-async def test_lobby_then_admission_by_the_notary(client: TestClient, session: dict) -> None:
+async def test_lobby_after_consent_then_admission_by_the_notary(
+    client: TestClient, session: dict
+) -> None:
     applicant, welcome = await join(client, session["applicant"]["token"])
-    assert welcome["participant"]["presence"] == "waiting"
+    # Connected, but not in the lobby until the recording is consented to.
+    assert welcome["participant"]["presence"] == "preparing"
     assert welcome["v"] == 1 and isinstance(welcome["ice_servers"], list)
 
     notary, welcome = await join(client, session["notary"]["token"])
     assert welcome["participant"]["presence"] == "admitted"
-    waiting = [p for p in welcome["room"]["participants"] if p["presence"] == "waiting"]
-    assert [p["name"] for p in waiting] == ["张三"]
+    assert not [p for p in welcome["room"]["participants"] if p["presence"] == "waiting"]
     assert (await receive(notary, "admitted"))["receive"] == []
+    await notary.send_json({"type": "admit", "participant": session["applicant"]["participant_id"]})
+    assert (await receive(notary, "error"))["code"] == "not_waiting"
+
+    await applicant.send_json({"type": "consent", "recording": False, "face": False})
+    assert (await receive(applicant, "error"))["code"] == "consent_required"
+    await applicant.send_json({"type": "consent", "recording": True, "face": False})
+    await receive(applicant, "consent_recorded")
+    lobby = await receive(notary, "lobby", about=session["applicant"]["participant_id"])
+    assert lobby["participant"]["name"] == "张三"
 
     await notary.send_json({"type": "admit", "participant": session["applicant"]["participant_id"]})
     await receive(applicant, "participant_joined", about=session["applicant"]["participant_id"])
@@ -163,7 +181,7 @@ async def test_a_storm_of_bad_messages_leaves_the_room_working(
     client: TestClient, session: dict
 ) -> None:
     notary, _ = await join(client, session["notary"]["token"])
-    applicant, _ = await join(client, session["applicant"]["token"])
+    applicant, _ = await join(client, session["applicant"]["token"], consent=True)
     junk: list[Any] = [
         "{",
         "[]",
@@ -216,7 +234,7 @@ async def test_flooding_is_rate_limited(client: TestClient, session: dict) -> No
 
 async def test_reconnect_within_grace_and_a_second_tab(client: TestClient, session: dict) -> None:
     notary, _ = await join(client, session["notary"]["token"])
-    applicant, _ = await join(client, session["applicant"]["token"])
+    applicant, _ = await join(client, session["applicant"]["token"], consent=True)
     pid = session["applicant"]["participant_id"]
     await notary.send_json({"type": "admit", "participant": pid})
     await receive(applicant, "admitted")
