@@ -183,6 +183,11 @@ def locate_id_face(
         raise IntakeRefused(RefusalReason.NO_FACE)
     boxes.sort(key=lambda b: b.height, reverse=True)
     main = boxes[0]
+    # Refusals that need no encoding come first: an encoding costs ~0.1 s of CPU.
+    if main.height < limits.min_face_px:
+        raise IntakeRefused(RefusalReason.FACE_TOO_SMALL, f"{main.height} px high")
+    if main.touches_edge(width, height, margin=max(2, main.height // 50)):
+        raise IntakeRefused(RefusalReason.FACE_CUT_OFF)
     ghosts = 0
     if len(boxes) > 1:
         if any(b.height > main.height * limits.ghost_ratio for b in boxes[1:]):
@@ -197,10 +202,6 @@ def locate_id_face(
         template = encodings[0]
     else:
         template = encode(image, [main])[0]
-    if main.height < limits.min_face_px:
-        raise IntakeRefused(RefusalReason.FACE_TOO_SMALL, f"{main.height} px high")
-    if main.touches_edge(width, height, margin=max(2, main.height // 50)):
-        raise IntakeRefused(RefusalReason.FACE_CUT_OFF)
     return IdFace(
         kind=kind,
         template=template,

@@ -61,6 +61,7 @@ class Participant:
     audio_muted: bool = False
     video_muted: bool = False
     was_admitted: bool = False  # a reconnect returns straight to the call, not the lobby
+    waiting_since: float | None = None  # when it entered the lobby: pages show the queue order
     lost_at: float | None = None
 
     def public(self) -> dict[str, Any]:
@@ -71,6 +72,7 @@ class Participant:
             "presence": self.presence.value,
             "audio_muted": self.audio_muted,
             "video_muted": self.video_muted,
+            "waiting_since": self.waiting_since,
         }
 
 
@@ -165,6 +167,7 @@ class Room:
         if participant.presence is not Presence.PREPARING:
             return []
         participant.presence = Presence.WAITING
+        participant.waiting_since = self.clock()
         return [{"type": "lobby", "participant": participant.public()}]
 
     def connection_lost(self, participant_id: str) -> list[Event]:

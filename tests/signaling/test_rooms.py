@@ -159,3 +159,14 @@ def test_registry_is_bounded_and_forgets_ended_rooms() -> None:
     registry.create(**fields)
     assert registry.get(first.id) is None
     assert len(registry) == 2
+
+
+def test_the_lobby_is_stamped_in_arrival_order(room: Room, clock: Clock) -> None:
+    first = room.invite(ParticipantRole.APPLICANT, "张")
+    second = room.invite(ParticipantRole.SITE_OFFICER, "王")
+    for participant in (second, first):  # invited in one order, arriving in the other
+        room.arrive(participant.id)
+        clock.now += 1
+        room.ready(participant.id)
+    stamps = {p.name: p.public()["waiting_since"] for p in room.waiting()}
+    assert stamps["王"] < stamps["张"]

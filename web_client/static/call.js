@@ -192,6 +192,13 @@ export class NotaryCall extends EventTarget {
     this.iceServers = message.ice_servers || [];
   }
 
+  /** The lobby, first come first: the server stamps when each one entered it. */
+  waitingInOrder() {
+    return [...this.participants.values()]
+      .filter((p) => p.presence === "waiting")
+      .sort((a, b) => (a.waiting_since ?? 0) - (b.waiting_since ?? 0));
+  }
+
   _remember(participant) {
     if (!participant) return;
     this.participants.set(participant.id, participant);

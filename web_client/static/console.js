@@ -131,7 +131,6 @@ const banner = new Banner($("banner"));
 const alertBanner = new Banner($("alert"));
 let ended = null;
 let stage = "prejoin";
-const lobbyOrder = [];
 
 const call = new NotaryCall(tokenFromFragment());
 window.notarylinkCall = call; // for tests and support: the RTCPeerConnection is call.pc
@@ -198,28 +197,10 @@ $("rejoin").addEventListener("click", () => location.reload());
 
 // --- events ------------------------------------------------------------------------------
 
-call.addEventListener("welcome", ({ detail: { message, rejoin } }) => {
-  // Arrival order: the server lists participants in invitation order, so keep what this page
-  // saw arrive, drop those no longer waiting, and append the others.
-  const waiting = message.room.participants.filter((p) => p.presence === "waiting").map((p) => p.id);
-  const kept = lobbyOrder.filter((id) => waiting.includes(id) && !(rejoin && id === call.me.id));
-  lobbyOrder.splice(0, lobbyOrder.length, ...kept, ...waiting.filter((id) => !kept.includes(id)));
-  renderAll();
-});
+call.addEventListener("welcome", () => renderAll());
 
 call.addEventListener("message", ({ detail: { message } }) => {
-  const p = message.participant;
   switch (message.type) {
-    case "lobby":
-      if (!lobbyOrder.includes(p.id)) lobbyOrder.push(p.id);
-      break;
-    case "participant_joined":
-    case "participant_left":
-    case "participant_removed": {
-      const index = lobbyOrder.indexOf(p.id);
-      if (index >= 0) lobbyOrder.splice(index, 1);
-      break;
-    }
     case "session_state":
       if (message.state === "ended") finish("ended.ended", false);
       break;
@@ -300,7 +281,7 @@ function roleAndName(p) {
 
 function renderLobby() {
   const list = $("lobby");
-  const waiting = lobbyOrder.map((id) => call.participants.get(id)).filter((p) => p && p.presence === "waiting");
+  const waiting = call.waitingInOrder();
   list.replaceChildren(
     ...waiting.map((p) =>
       el(

@@ -70,7 +70,6 @@ wireConnectionBanner(call, banner);
 wireErrors(call, alertBanner);
 
 let stage = "prejoin";
-const lobbyOrder = [];
 const check = new PrejoinCheck(call, { controls, grid, onChange: () => renderAll() });
 
 function go(next) {
@@ -117,31 +116,14 @@ $("consent-form").addEventListener("submit", (event) => {
 
 // --- the room ----------------------------------------------------------------------------
 
-call.addEventListener("welcome", ({ detail: { message, rejoin } }) => {
-  // Arrival order: the server lists participants in invitation order, so keep what this page
-  // saw arrive, drop those no longer waiting, and append the others.
-  const waiting = message.room.participants.filter((p) => p.presence === "waiting").map((p) => p.id);
-  const kept = lobbyOrder.filter((id) => waiting.includes(id) && !(rejoin && id === call.me.id));
-  lobbyOrder.splice(0, lobbyOrder.length, ...kept, ...waiting.filter((id) => !kept.includes(id)));
-  renderAll();
-});
+call.addEventListener("welcome", () => renderAll());
 
 call.addEventListener("message", ({ detail: { message } }) => {
   const p = message.participant;
   switch (message.type) {
-    case "lobby":
-      if (!lobbyOrder.includes(p.id)) lobbyOrder.push(p.id);
-      break;
     case "participant_joined":
-    case "participant_left":
-    case "participant_removed": {
-      const index = lobbyOrder.indexOf(p.id);
-      if (index >= 0) lobbyOrder.splice(index, 1);
-      if (call.me && p.id === call.me.id && message.type === "participant_joined" && stage === "lobby") {
-        go("call");
-      }
+      if (call.me && p.id === call.me.id && stage === "lobby") go("call");
       break;
-    }
     case "admitted":
       if (stage === "lobby") go("call");
       break;
@@ -206,7 +188,7 @@ function renderAll() {
   }
   const hint = call.me && call.me.role === "applicant" ? "consent.hint.both" : "consent.hint.one";
   $("consent-hint").textContent = t(hint);
-  const position = me ? lobbyOrder.indexOf(me.id) + 1 : 0;
+  const position = me ? call.waitingInOrder().findIndex((p) => p.id === me.id) + 1 : 0;
   $("lobby-position").textContent =
     position > 1 ? t("lobby.position", { n: position }) : position === 1 ? t("lobby.position_first") : "";
   $("session-state").textContent = call.room ? t("state.text", { state: t(`state.${call.room.state}`) }) : "";
