@@ -1,8 +1,8 @@
 """A participant of the benchmark: protocol v1 over aiohttp's WebSocket, aiortc for media.
 
-Like tests/signaling/callclient.py, except that it never decodes: each receiving track gets a
-media.ReceiverTap(decode=False), which counts the encoded frames aiortc's jitter buffer
-assembles and drops them, so the load generator spends nothing on codecs.
+Like tests/signaling/callclient.py, except that it never decodes: each receiving track gets an
+RtpCounter (tests/bench/rtp_counter.py), which counts frames and bytes at the RTP level, so the
+load generator spends nothing on codecs, jitter buffers or bandwidth estimation.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
-from media import EncodedFrame, ReceiverTap
 from tests.bench.loopback import rtc_configuration
+from tests.bench.rtp_counter import RtpCounter
 
 ANSWER_TIMEOUT = 30.0
 
@@ -59,7 +59,7 @@ class BenchParticipant:
         self._answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._offering = asyncio.Lock()
         self._published = False
-        self._taps: list[ReceiverTap] = []
+        self._counters: list[RtpCounter] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.pc.on("track", self._on_track)
 
@@ -120,15 +120,14 @@ class BenchParticipant:
         counts = self.received[track.kind]
         is_video = track.kind == "video"
 
-        def on_frame(frame: EncodedFrame) -> None:
+        def on_frame(size: int, keyframe: bool) -> None:
             counts.frames += 1
-            counts.bytes += len(frame.data)
-            counts.keyframes += frame.keyframe
+            counts.bytes += size
+            counts.keyframes += keyframe
             if is_video and self.first_video_at is None:
                 self.first_video_at = time.monotonic()
 
-        # decode=False: the frame is counted and dropped; aiortc's decoder never runs.
-        self._taps.append(ReceiverTap(receiver, track.kind, on_frame, decode=False))
+        self._counters.append(RtpCounter(receiver, track.kind, on_frame))
 
     def frames(self, kind: str) -> int:
         return self.received[kind].frames

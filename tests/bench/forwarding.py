@@ -61,6 +61,10 @@ class Config:
     workers: int = 1  # load generator processes (sessions are split among them)
     setup_concurrency: int = 4
     flow_timeout_s: float = 60.0
+    # True: each publisher is an aiortc MediaPlayer(decode=False) reading the file in its own
+    # thread, as in the text; False: the same packets replayed from memory, paced on
+    # the event loop (tests/bench/paced_source.py), which leaves more CPU to the servers.
+    player: bool = False
     # Optional: py-spy (a separate install, never in the project's venv) samples the server
     # and the load generator during each window; collapsed stacks are written to profile_dir.
     py_spy: str = ""
@@ -379,6 +383,7 @@ async def measure(
                         "sessions": share,
                         "concurrency": config.setup_concurrency,
                         "flow_timeout": config.flow_timeout_s,
+                        "player": config.player,
                         "deadline": setup_budget + config.warmup_s + config.window_s + 120,
                     }
                 )
@@ -707,6 +712,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--media-seconds", type=int, default=defaults.media_seconds)
     parser.add_argument("--bit-rate", type=int, default=defaults.bit_rate)
     parser.add_argument("--retries", type=int, default=defaults.retries)
+    parser.add_argument(
+        "--player", action="store_true", help="publish through MediaPlayer(decode=False)"
+    )
     parser.add_argument("--py-spy", default="", help="path to py-spy: profile every window")
     parser.add_argument("--profile-dir", type=Path, default=Path("bench-profiles"))
     parser.add_argument("--profile-loadgen", action="store_true", help="py-spy it as well")
@@ -721,6 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         media_seconds=args.media_seconds,
         bit_rate=args.bit_rate,
         retries=args.retries,
+        player=args.player,
         py_spy=args.py_spy,
         profile_dir=args.profile_dir.resolve() if args.py_spy else None,
         profile_loadgen=args.profile_loadgen,

@@ -1,8 +1,9 @@
 """A load generator worker: `python -m tests.bench.loadgen SPEC.json`.
 
-It plays both participants of each session given in the spec (one LoopingPlayer per
-participant, publishing audio and video, receiving the other's through the server), and talks
-to the orchestrator (tests/bench/forwarding.py) in lines on stdin/stdout:
+It plays both participants of each session given in the spec. Each participant publishes audio and
+video, replayed from memory (tests/bench/paced_source.py; with `"player": true` in the spec, an
+aiortc MediaPlayer(decode=False) per participant instead), and receives the other's through the
+server. It talks to the orchestrator (tests/bench/forwarding.py) in lines on stdin/stdout:
 
     worker: READY {...}        every session is set up (and which ones do not flow)
     orch:   START              worker: STARTED   (frame counters read: the window opens)
@@ -27,6 +28,7 @@ import aiohttp
 
 from tests.bench.client import BenchParticipant, Counts
 from tests.bench.loopback import allow_loopback_ice
+from tests.bench.paced_source import EncodedFile, PacedParticipant
 from tests.media.looping import LoopingPlayer
 
 log = logging.getLogger("bench.loadgen")
@@ -39,7 +41,7 @@ class BenchSession:
     label: str
     notary: BenchParticipant
     applicant: BenchParticipant
-    players: list[LoopingPlayer]
+    players: list[LoopingPlayer | PacedParticipant]
     setup_s: float = 0.0
     error: str = ""
     start: dict[str, dict[str, Counts]] = field(default_factory=dict)
@@ -71,15 +73,27 @@ async def _command() -> str:
     return line.strip() or "EOF"
 
 
+def make_players(
+    config: dict[str, Any], memory: EncodedFile | None
+) -> list[LoopingPlayer | PacedParticipant]:
+    if memory is not None:
+        return [memory.participant(), memory.participant()]
+    source, duration = Path(config["source"]), float(config["duration"])
+    return [LoopingPlayer(source, duration), LoopingPlayer(source, duration)]
+
+
 async def open_session(
-    http: aiohttp.ClientSession, spec: dict[str, Any], config: dict[str, Any], timeout: float
+    http: aiohttp.ClientSession,
+    spec: dict[str, Any],
+    config: dict[str, Any],
+    timeout: float,
+    memory: EncodedFile | None = None,
 ) -> BenchSession:
     """Both participants in, admitted, and receiving each other; or the reason why not.
 
     A session that does not flow in time is kept (it still loads the server) and reported.
     """
-    source, duration = Path(config["source"]), float(config["duration"])
-    players = [LoopingPlayer(source, duration), LoopingPlayer(source, duration)]
+    players = make_players(config, memory)
     ws_url = config["ws_url"]
     notary = BenchParticipant(
         http, ws_url, spec["notary"], [players[0].audio, players[0].video], "notary"
@@ -120,12 +134,15 @@ async def run(config: dict[str, Any]) -> None:
     sessions: list[BenchSession] = []
     limit = asyncio.Semaphore(int(config.get("concurrency", 4)))
     flow_timeout = float(config.get("flow_timeout", 60))
+    memory = None
+    if not config.get("player", False):
+        memory = EncodedFile(Path(config["source"]), float(config["duration"]))
 
     async with aiohttp.ClientSession(timeout=timeout) as http:
 
         async def one(spec: dict[str, Any]) -> BenchSession:
             async with limit:
-                return await open_session(http, spec, config, flow_timeout)
+                return await open_session(http, spec, config, flow_timeout, memory)
 
         started = time.monotonic()
         outcomes = await asyncio.gather(

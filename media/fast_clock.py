@@ -1,0 +1,44 @@
+"""aiortc's wall-clock helpers without datetime arithmetic, for the per-packet paths.
+
+aiortc 1.16.0 reads the clock through `aiortc.clock` for every packet: `current_ms()` stamps
+each incoming packet's arrival (bandwidth estimation) and `current_ntp_time()` runs twice per
+outgoing packet (abs-send-time and the next sender report). Both build a timezone-aware
+datetime and subtract another; py-spy put them at 3-4 % of the server's busy time. These
+integer versions return the same values (microsecond resolution, like datetime) from
+`time.time_ns()`; `install()` swaps them in, so aiortc's modules, which call them as
+`clock.current_ms()`, pick them up. The pinned version is checked by media/compat.py.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiortc import clock
+
+# Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01), RFC 5905.
+NTP_UNIX_OFFSET_S = 2_208_988_800
+
+
+def ntp_from_ns(unix_ns: int) -> int:
+    """64-bit NTP time (32.32 fixed point) of a Unix time in nanoseconds, to the microsecond."""
+    micros = unix_ns // 1000 + NTP_UNIX_OFFSET_S * 1_000_000
+    seconds, micro = divmod(micros, 1_000_000)
+    return (seconds << 32) | ((micro << 32) // 1_000_000)
+
+
+def ms_from_ns(unix_ns: int) -> int:
+    """Milliseconds since the NTP epoch, as `aiortc.clock.current_ms()` counts them."""
+    return (unix_ns // 1000 + NTP_UNIX_OFFSET_S * 1_000_000) // 1000
+
+
+def current_ntp_time() -> int:
+    return ntp_from_ns(time.time_ns())
+
+
+def current_ms() -> int:
+    return ms_from_ns(time.time_ns())
+
+
+def install() -> None:
+    clock.current_ntp_time = current_ntp_time
+    clock.current_ms = current_ms
