@@ -4,7 +4,7 @@ transcoded, with taps for the recorder (encoded) and identity (decoded). See doc
 media/ never imports notary/ or signaling/.
 """
 
-from media import fast_clock
+from media import fast_clock, fast_rate
 from media.compat import AIORTC_VERSION, AiortcVersionError
 from media.decoded_tap import DecodedFrame, DecodedVideoTap
 from media.fanout import Publication
@@ -18,8 +18,10 @@ from media.sender_hook import relay_keyframe_requests
 from media.stats import NetworkStats
 from media.subscription import Subscription, SubscriptionClosed
 
-# Same values, cheaper per packet (media/fast_clock.py); only after compat checked the pin.
+# Same values, cheaper per packet (media/fast_clock.py, media/fast_rate.py); installed only
+# after compat checked the aiortc pin.
 fast_clock.install()
+fast_rate.install()
 
 __all__ = [
     "AIORTC_VERSION",
