@@ -48,7 +48,9 @@ async def observer(
 
 
 async def test_observer_sees_whoever_publishes_later_and_sends_nothing(
-    observed_room: dict[str, dict[str, Any]], clients, observer: CallClient
+    observed_room: dict[str, dict[str, Any]],
+    clients: Callable[[str], CallClient],
+    observer: CallClient,
 ) -> None:
     notary = clients(observed_room["notary"]["token"])
     applicant = clients(observed_room["applicant"]["token"])
@@ -77,7 +79,9 @@ async def test_observer_sees_whoever_publishes_later_and_sends_nothing(
 
 
 async def test_an_observer_offering_to_send_is_refused(
-    observed_room: dict[str, dict[str, Any]], clients, observer: CallClient
+    observed_room: dict[str, dict[str, Any]],
+    clients: Callable[[str], CallClient],
+    observer: CallClient,
 ) -> None:
     notary = clients(observed_room["notary"]["token"])
     await notary.connect()
