@@ -10,8 +10,11 @@ cores. This counter replaces `RTCRtpReceiver._handle_rtp_packet` on one receiver
 - bytes are RTP payload bytes (the VP8 payload descriptor included, a few bytes per packet);
 - a VP8 keyframe is read from the payload header of a frame's first packet;
 - aiortc's per-source statistics are still fed, so receiver reports (RTCP RR) still go back to
-  the server as a browser's would. What is lost is the REMB a browser also sends: the servers
-  under test forward without encoding, so no encoder would act on it.
+  the server as a browser's would;
+- instead of running aiortc's delay-based estimator, each video receiver sends a REMB of
+  `REMB_BPS` once a second, as a browser does on an uncongested link once its estimate has
+  ramped up. A forwarding server only relays or ignores it; a re-encoding server (the naive one)
+  sets its encoder's bitrate from it, as it would for a browser.
 """
 
 from __future__ import annotations
@@ -23,11 +26,16 @@ from aiortc import RTCRtpReceiver
 from aiortc.codecs import is_rtx
 from aiortc.codecs.vpx import VpxPayloadDescriptor
 from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 # aiortc 1.16.0's private attributes (media/compat.py checks the pinned version).
 _CODECS = "_RTCRtpReceiver__codecs"
 _REMOTE_STREAMS = "_RTCRtpReceiver__remote_streams"
+_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+
+# Above aiortc's VP8 encoder ceiling (1.5 Mbit/s): the link is loopback, bandwidth is not scarce.
+REMB_BPS = 3_000_000
+REMB_INTERVAL_MS = 1000
 
 OnFrame = Callable[[int, bool], None]  # (payload bytes of the frame so far, keyframe)
 
@@ -40,6 +48,7 @@ class RtpCounter:
         self._on_frame = on_frame
         self._frame_bytes = 0
         self._keyframe = False
+        self._next_remb_ms = 0
         self._media_types: dict[int, bool] = {}  # payload type -> is a media (not RTX) codec
         self._streams: dict[int, StreamStatistics] = getattr(receiver, _REMOTE_STREAMS)
         # An instance attribute shadows the method for RTCDtlsTransport's router.
@@ -62,6 +71,9 @@ class RtpCounter:
             stats = self._streams[packet.ssrc] = StreamStatistics(clock_rate)
         stats.add(packet)
         payload = packet.payload
+        if self.kind == "video" and arrival_time_ms >= self._next_remb_ms:
+            self._next_remb_ms = arrival_time_ms + REMB_INTERVAL_MS
+            await self._send_remb(packet.ssrc)
         if self.kind == "audio":
             self._on_frame(len(payload), False)
             return
@@ -75,3 +87,15 @@ class RtpCounter:
             self._on_frame(self._frame_bytes, self._keyframe)
             self._frame_bytes = 0
             self._keyframe = False
+
+    async def _send_remb(self, media_ssrc: int) -> None:
+        rtcp_ssrc = getattr(self._receiver, _RTCP_SSRC)
+        if rtcp_ssrc is None:  # no RTCP yet (aiortc sets it when the transceiver starts)
+            return
+        remb = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP,
+            ssrc=rtcp_ssrc,
+            media_ssrc=0,
+            fci=pack_remb_fci(REMB_BPS, [media_ssrc]),
+        )
+        await self._receiver._send_rtcp(remb)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import av
 from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc.codecs.vpx import MAX_BITRATE
 
 from tests.bench.paced_source import EncodedFile, PacedTrack
-from tests.bench.rtp_counter import RtpCounter
+from tests.bench.rtp_counter import REMB_BPS, RtpCounter
 from tests.bench.source import media_duration
 
 
@@ -56,6 +57,8 @@ async def test_counts_what_the_sender_sent(webm: Path, loopback_ice: None) -> No
                 await asyncio.sleep(0.05)
         await asyncio.sleep(1.6)  # at least one receiver report interval (0.5-1.5 s)
         reports = [s for s in (await sender.getStats()).values() if s.type == "remote-inbound-rtp"]
+        video_sender = next(s for s in sender.getSenders() if s.track is tracks["video"])
+        encoder = video_sender._RTCRtpSender__encoder  # packetizes, never encodes
     finally:
         await sender.close()
         await receiver.close()
@@ -76,3 +79,7 @@ async def test_counts_what_the_sender_sent(webm: Path, loopback_ice: None) -> No
     assert len(audio_sizes) >= 50
     # Receiver reports still flow back to the sender, as a browser's would.
     assert reports, "no RTCP receiver report reached the sender"
+    # The REMB reached the sender: aiortc's VP8 side moved its target from the default
+    # (500 kbit/s) to its ceiling, which a re-encoding server would then encode at.
+    assert REMB_BPS > MAX_BITRATE
+    assert encoder.target_bitrate == MAX_BITRATE
