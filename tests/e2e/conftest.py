@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from playwright.async_api import Browser, async_playwright
 from notary.accounts import create_account, ensure_office
 from notary.roles import Role
 from signaling.appkeys import PLATFORM
+from tests import support
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -65,6 +67,33 @@ def ffmpeg_or_skip() -> str:
     if not found:
         pytest.skip("ffmpeg is missing (make test installs Debian's ffmpeg)")
     return found
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four seconds of a real person on camera, small, as Chromium's fake capture device."""
+    clip = support.testdata_or_skip("video/lin-manuel-miranda-clip.mp4")
+    ffmpeg = ffmpeg_or_skip()
+    y4m = tmp_path_factory.mktemp("camera") / "clip.y4m"
+    subprocess.run(
+        [
+            *(ffmpeg, "-loglevel", "error", "-y", "-i", str(clip), "-t", "4"),
+            *("-vf", "scale=320:180", "-pix_fmt", "yuv420p", str(y4m)),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return y4m
+
+
+@pytest.fixture
+async def camera_browser(fake_camera: Path) -> AsyncIterator[Browser]:
+    args = [
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={fake_camera}",
+    ]
+    async for opened in launch(args):
+        yield opened
 
 
 @pytest.fixture(autouse=True)

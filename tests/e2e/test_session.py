@@ -5,10 +5,8 @@ and both languages."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,7 +14,6 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
 
 from tests import support
-from tests.e2e.conftest import ffmpeg_or_skip, launch
 from tests.support import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -32,33 +29,6 @@ FRAMES_DECODED = """async () => {
   });
   return frames;
 }"""
-
-
-@pytest.fixture(scope="module")
-def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four seconds of a real person on camera, small, as Chromium's fake capture device."""
-    clip = support.testdata_or_skip("video/lin-manuel-miranda-clip.mp4")
-    ffmpeg = ffmpeg_or_skip()
-    y4m = tmp_path_factory.mktemp("camera") / "clip.y4m"
-    subprocess.run(
-        [
-            *(ffmpeg, "-loglevel", "error", "-y", "-i", str(clip), "-t", "4"),
-            *("-vf", "scale=320:180", "-pix_fmt", "yuv420p", str(y4m)),
-        ],
-        check=True,
-        timeout=60,
-    )
-    return y4m
-
-
-@pytest.fixture
-async def camera_browser(fake_camera: Path) -> AsyncIterator[Browser]:
-    args = [
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={fake_camera}",
-    ]
-    async for opened in launch(args):
-        yield opened
 
 
 async def frames_decoded(page: Page) -> int:
