@@ -15,6 +15,10 @@ import time
 
 from aiortc import clock
 
+# aiortc's own functions, for side-by-side measurements and tests.
+ORIGINAL_CURRENT_NTP_TIME = clock.current_ntp_time
+ORIGINAL_CURRENT_MS = clock.current_ms
+
 # Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01), RFC 5905.
 NTP_UNIX_OFFSET_S = 2_208_988_800
 
