@@ -62,11 +62,17 @@ def parse_url(url: str) -> URL:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """The application's engine: foreign keys on, WAL and a busy timeout on SQLite."""
+    """The application's engine: foreign keys on, WAL and a busy timeout on SQLite.
+
+    SQLite transactions begin IMMEDIATE, i.e. holding the write lock: a deferred transaction
+    that reads, then writes after another connection committed, fails at once with "database is
+    locked" (the busy timeout cannot help a lock upgrade), which turned concurrent case
+    transitions into errors. Writers queue instead; the embedded database is for one node.
+    """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(parsed)
-        _configure_sqlite(engine, foreign_keys=True, begin="BEGIN")
+        _configure_sqlite(engine, foreign_keys=True, begin="BEGIN IMMEDIATE")
         return engine
     return create_async_engine(
         parsed,

@@ -119,6 +119,35 @@ async def test_sqlite_ddl_is_transactional(sqlite_url: str) -> None:
 
 
 @pytest.mark.integration
+async def test_sqlite_read_then_write_transactions_queue_instead_of_failing(
+    sqlite_url: str,
+) -> None:
+    """Read a counter, let the other transaction run, then write it back incremented.
+
+    Deferred transactions (plain BEGIN) fail here with "database is locked": the second one
+    cannot upgrade its read lock once the first committed. The engine begins IMMEDIATE, so the
+    second waits for the first, reads the new value, and no update is lost.
+    """
+    engine = db.create_engine(sqlite_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE TABLE counter (n INTEGER NOT NULL)")
+            await connection.exec_driver_sql("INSERT INTO counter VALUES (0)")
+
+        async def increment() -> None:
+            async with engine.begin() as connection:
+                n = (await connection.exec_driver_sql("SELECT n FROM counter")).scalar_one()
+                await asyncio.sleep(0.05)  # the other transaction gets its turn here
+                await connection.exec_driver_sql(f"UPDATE counter SET n = {n + 1}")
+
+        await asyncio.gather(*(increment() for _ in range(5)))
+        async with engine.connect() as connection:
+            assert (await connection.exec_driver_sql("SELECT n FROM counter")).scalar_one() == 5
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.integration
 async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
     row = {
         "id": str(uuid.uuid4()),
