@@ -6,6 +6,12 @@ computed on the full image (the encoder cuts a 150x150 chip around the landmarks
 does not depend on the frame size and full resolution only helps it).
 
 CPU work runs in a shared thread pool (`FaceWorker`; dlib releases the GIL while it works).
+dlib's HOG detector and its DNN encoder keep working buffers inside the model object and are
+not safe to call from two threads at once (the matcher and a liveness check of one session
+run side by side: sharing face_recognition's module-level models crashed the process with
+SIGABRT now and then). So every worker thread has its own detector, 5-point predictor and
+encoder (~30 MB a thread); the 68-point predictor (~100 MB) is shared behind a lock (its
+calls take a few ms).
 `LatestOnly` keeps one session to at most one job in flight: a frame submitted while a job
 runs waits in a single slot, and a newer frame replaces it.
 
@@ -21,6 +27,7 @@ import contextlib
 import functools
 import importlib.metadata
 import os
+import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -84,6 +91,30 @@ def _fr() -> ModuleType:
     return face_recognition
 
 
+class _ThreadModels:
+    """One thread's own copies of the models that are unsafe to share between threads."""
+
+    def __init__(self) -> None:
+        _fr()  # face_recognition_models' files need setuptools<82 (see _fr)
+        import dlib
+        import face_recognition_models as files  # type: ignore[import-untyped]
+
+        self.detector = dlib.get_frontal_face_detector()
+        self.pose5 = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
+        self.encoder = dlib.face_recognition_model_v1(files.face_recognition_model_location())
+
+
+_local = threading.local()
+_landmarks68_lock = threading.Lock()
+
+
+def _models() -> _ThreadModels:
+    models: _ThreadModels | None = getattr(_local, "models", None)
+    if models is None:
+        models = _local.models = _ThreadModels()
+    return models
+
+
 @dataclass(frozen=True, slots=True)
 class FaceBox:
     """A face in full-image pixels (face_recognition's order: top, right, bottom, left)."""
@@ -134,14 +165,17 @@ def resize(image: Image, scale: float) -> Image:
 def detect(image: Image, *, scale: float = 1.0, upsample: int = 1) -> list[FaceBox]:
     """HOG detection on `image` reduced by `scale`; boxes in full-image coordinates."""
     small = resize(np.ascontiguousarray(image), scale)
-    found = _fr().face_locations(small, number_of_times_to_upsample=upsample, model="hog")
+    rects = _models().detector(small, upsample)
     height, width = image.shape[:2]
     factor = image.shape[1] / small.shape[1]
     return [
         FaceBox(
-            round(top * factor), round(right * factor), round(bottom * factor), round(left * factor)
+            round(r.top() * factor),
+            round(r.right() * factor),
+            round(r.bottom() * factor),
+            round(r.left() * factor),
         ).clipped(width, height)
-        for top, right, bottom, left in found
+        for r in rects
     ]
 
 
@@ -149,9 +183,14 @@ def encode(image: Image, boxes: Sequence[FaceBox]) -> list[Encoding]:
     """One 128-d encoding per box (5-point landmarks, no jitter)."""
     if not boxes:
         return []
-    encodings = _fr().face_encodings(
-        np.ascontiguousarray(image), [b.as_css() for b in boxes], num_jitters=1, model="small"
-    )
+    import dlib
+
+    models = _models()
+    image = np.ascontiguousarray(image)
+    encodings = []
+    for b in boxes:  # what face_recognition.face_encodings(model="small") does, per thread
+        shape = models.pose5(image, dlib.rectangle(b.left, b.top, b.right, b.bottom))
+        encodings.append(np.asarray(models.encoder.compute_face_descriptor(image, shape, 1)))
     return [np.asarray(e, dtype=np.float64) for e in encodings]
 
 
@@ -159,9 +198,10 @@ def landmarks68(image: Image, boxes: Sequence[FaceBox]) -> list[dict[str, list[t
     """68-point landmarks per box, grouped (chin, left_eye, right_eye, nose_bridge, ...)."""
     if not boxes:
         return []
-    found: list[dict[str, list[tuple[int, int]]]] = _fr().face_landmarks(
-        np.ascontiguousarray(image), [b.as_css() for b in boxes], model="large"
-    )
+    with _landmarks68_lock:
+        found: list[dict[str, list[tuple[int, int]]]] = _fr().face_landmarks(
+            np.ascontiguousarray(image), [b.as_css() for b in boxes], model="large"
+        )
     return found
 
 
@@ -240,10 +280,18 @@ class FaceWorker:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def warm_up(self) -> None:
-        """Load the models (about half a second) before the first session needs them."""
-        blank = np.zeros((120, 160, 3), dtype=np.uint8)
-        await self.run(scan, blank, ScanPlan(scale=1.0, upsample=0))
-        await self.run(encode, blank, [FaceBox(10, 110, 110, 10)])
+        """Load the models (about half a second a thread) before the first session needs
+        them: one job per thread, held at a barrier so that every thread gets one."""
+        barrier = threading.Barrier(self.max_workers)
+
+        def load() -> None:
+            blank = np.zeros((120, 160, 3), dtype=np.uint8)
+            scan(blank, ScanPlan(scale=1.0, upsample=0))
+            encode(blank, [FaceBox(10, 110, 110, 10)])
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)
+
+        await asyncio.gather(*(self.run(load) for _ in range(self.max_workers)))
 
     async def scan(self, image: Image, plan: ScanPlan) -> FaceScan:
         return await self.run(scan, image, plan)

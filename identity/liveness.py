@@ -28,11 +28,12 @@ Limits: a good video replay of the same person that happens to follow the same o
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -89,15 +90,24 @@ class Challenge:
 
 
 def new_challenge(
-    *, rng: random.Random | None = None, length: int | None = None, per_action_s: float = 6.0
+    *,
+    rng: random.Random | None = None,
+    length: int | None = None,
+    per_action_s: float = 6.0,
+    actions: Sequence[Action] = tuple(Action),
 ) -> Challenge:
-    """2 or 3 distinct actions in a random order (12 possible sequences)."""
+    """2 or 3 distinct actions in a random order (12 possible sequences of all three).
+
+    `actions` narrows the draw (e.g. turns only, where blinks cannot be judged); the order
+    stays random.
+    """
     chooser = rng or secrets.SystemRandom()
-    count = length or chooser.choice((2, 3))
-    if count not in (2, 3):
-        raise ValueError("a challenge has 2 or 3 actions")
-    actions = tuple(chooser.sample(list(Action), count))
-    return Challenge(id=secrets.token_hex(8), actions=actions, per_action_s=per_action_s)
+    pool = list(dict.fromkeys(actions))
+    count = length or chooser.choice([n for n in (2, 3) if n <= len(pool)] or [0])
+    if count not in (2, 3) or count > len(pool):
+        raise ValueError("a challenge has 2 or 3 distinct actions")
+    drawn = tuple(chooser.sample(pool, count))
+    return Challenge(id=secrets.token_hex(8), actions=drawn, per_action_s=per_action_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +166,8 @@ class Thresholds:
     baseline_frames: int = 3
     max_baseline_yaw: float = 0.2
     still_frames: int = 20  # identical landmarks on this many frames in a row: a still
+    several_frames: int = 2  # several faces on this many frames in a row (HOG sees a
+    # spurious face in a curtain or a compression artefact now and then: one frame is noise)
 
 
 class FailReason(StrEnum):
@@ -178,6 +190,8 @@ class LivenessResult:
     distances: tuple[float, ...]  # to the ID face at completed actions, when given
     threshold: float | None
     model: ModelInfo
+    thresholds: Thresholds = field(default_factory=lambda: Thresholds())
+    threshold_source: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -192,7 +206,19 @@ class LivenessResult:
             "frames": self.frames,
             "distances": [round(d, 4) for d in self.distances],
             "threshold": self.threshold,
+            "threshold_source": self.threshold_source,
+            # What the judge counted as a turn, a blink, a still: the evidence says how.
+            "judge": dataclasses.asdict(self.thresholds),
             "model": self.model.as_dict(),
+        }
+
+    def for_applicant(self) -> dict[str, Any]:
+        """What the applicant's page is told: the outcome, no scores."""
+        return {
+            "type": "identity.liveness_" + ("passed" if self.passed else "failed"),
+            "challenge": self.challenge.id,
+            "reason": self.reason.value if self.reason else None,
+            "completed": len(self.completed),
         }
 
 
@@ -211,6 +237,7 @@ class _State:
     eyes_closed: bool = False
     last_key: int | None = None
     same_key: int = 0
+    several_run: int = 0
     frames: int = 0
 
 
@@ -250,8 +277,9 @@ class LivenessJudge:
         if obs.t - s.start > self.challenge.total_s:
             self.fail(FailReason.TIMEOUT, f"{self.expected} not seen within the time limit")
             return True
-        if obs.faces > 1:
-            self.fail(FailReason.SEVERAL_FACES, f"{obs.faces} faces in the frame")
+        s.several_run = s.several_run + 1 if obs.faces > 1 else 0
+        if s.several_run >= th.several_frames:
+            self.fail(FailReason.SEVERAL_FACES, f"{obs.faces} faces on {s.several_run} frames")
             return True
         g = obs.geometry
         if obs.faces == 0 or g is None:
@@ -349,8 +377,10 @@ class LivenessCheck:
         thresholds: Thresholds | None = None,
         detect_width: int = 480,
         mirrored: bool = False,
+        on_action: Callable[[Action, float], None] | None = None,
     ) -> None:
         self.consent = require_consent(consent, Purpose.LIVENESS)
+        self.on_action = on_action  # each completed action, as it is seen (for progress)
         self.judge = LivenessJudge(challenge, thresholds)
         self.worker = worker
         self.reference = None if reference is None else np.array(reference, np.float64)
@@ -393,6 +423,8 @@ class LivenessCheck:
             distances=tuple(self.distances),
             threshold=self.policy.threshold if self.reference is not None else None,
             model=model_info(),
+            thresholds=judge.thresholds,
+            threshold_source=self.policy.source if self.reference is not None else None,
         )
 
     def _plan(self, width: int) -> ScanPlan:
@@ -425,3 +457,6 @@ class LivenessCheck:
                     FailReason.NOT_THE_ID_HOLDER,
                     f"distance {distance:.3f} to the ID face at {self.judge.completed[-1][0]}",
                 )
+        progressed = len(self.judge.completed) > before and self.judge.reason is None
+        if self.on_action is not None and progressed:
+            self.on_action(*self.judge.completed[-1])

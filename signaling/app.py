@@ -11,8 +11,25 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 
 import web_client
+from notary.certificate_keys import Keyring
 from notary.db import migrate
-from signaling import auth, identity_api, ops, recordings_api, rooms_api, ws
+from signaling import (
+    aftercare_api,
+    appointments_api,
+    auth,
+    cases_api,
+    certificates_api,
+    fees_api,
+    identity_api,
+    journal_api,
+    matters_api,
+    ops,
+    recordings_api,
+    reminders,
+    review_api,
+    rooms_api,
+    ws,
+)
 from signaling.appkeys import API, HUBS, PLATFORM, ROOMS
 from signaling.middleware import observe
 from signaling.openapi import Api
@@ -41,6 +58,14 @@ def build_api() -> Api:
     rooms_api.declare(api)
     identity_api.declare(api)
     recordings_api.declare(api)
+    appointments_api.declare(api)
+    matters_api.declare(api)
+    cases_api.declare(api)
+    review_api.declare(api)
+    certificates_api.declare(api)
+    fees_api.declare(api)
+    journal_api.declare(api)
+    aftercare_api.declare(api)
     return api
 
 
@@ -49,12 +74,17 @@ def create_app(platform: Platform) -> web.Application:
     app[PLATFORM] = platform
     app[ROOMS] = RoomRegistry()
     app[HUBS] = {}
+    app[certificates_api.CERTIFICATES] = certificates_api.CertificateService(
+        Keyring(platform.settings.data_dir / "keys")
+    )
     app[API] = build_api()
     app[API].install(app.router)
     app.router.add_get("/", _index, name="index")
     app.router.add_get("/ws", ws.websocket, name="websocket")
     app.router.add_static("/static/", web_client.STATIC_DIR, name="static", follow_symlinks=False)
     app.cleanup_ctx.append(_lifecycle)
+    app.cleanup_ctx.append(reminders.background)  # after _lifecycle has migrated
+    app.cleanup_ctx.append(matters_api.catalog)  # after _lifecycle has migrated
     app.on_shutdown.append(ws.close_hubs)
     return app
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from signaling import accounts_cli, evidence_cli
+from signaling import accounts_cli, evidence_cli, journal_cli
 from signaling.logs import configure_logging
 from signaling.settings import SettingsError, env_name, load_settings
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("settings", help="print the effective settings, secrets masked")
     accounts_cli.add_parser(commands)
+    journal_cli.add_parser(commands)
     identity = commands.add_parser("identity", help="face matching tools")
     tools = identity.add_subparsers(dest="tool", metavar="TOOL", required=True)
     tools.add_parser(
@@ -62,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "accounts":
         return accounts_cli.run(settings, args)
+    if args.command == "journal":
+        return journal_cli.run(settings, args)
     if args.command == "verify":
         return evidence_cli.run_verify(settings, args)
     if args.command == "export":

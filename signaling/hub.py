@@ -10,18 +10,27 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from identity.consent import ConsentError
+from identity.id_document import DocumentKind
+from identity.liveness import Action, Challenge, LivenessResult
 from identity.matcher import IdentityEvent
 from media import ForwardedTrack, MediaRoom, NegotiationError, ParticipantPeer
 from recorder.session import SessionRecorder
 from signaling import protocol
 from signaling.connection import CLOSE_ENDED, CLOSE_REPLACED, Connection
-from signaling.identity_desk import CONSENT_TEXT_VERSION, IdentityDesk
+from signaling.identity_desk import (
+    CONSENT_TEXT_VERSION,
+    IdentityDesk,
+    LivenessBusy,
+    LivenessLimit,
+)
 from signaling.protocol import Message, ProtocolError
 from signaling.ratelimit import RateLimiter
 from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, SessionState
@@ -29,6 +38,7 @@ from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, S
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL = 5.0
+CAPTURE_WINDOW_S = 120.0  # an ID photo asked of the applicant or the site officer, this long
 IDENTITY_DECISIONS = ("confirmed", "refused", "confirmed_in_person")
 CHAINED_EVENTS = frozenset(
     {
@@ -64,6 +74,7 @@ class SessionHub:
         self._media_restarts = RateLimiter(rate=3 / 60, burst=3, max_keys=8)
         self._restarts: set[asyncio.Task[None]] = set()
         self.identity = identity(self) if identity is not None else None
+        self._captures: dict[str, tuple[str, float]] = {}  # participant -> (kind, deadline)
         self._connections: dict[str, Connection] = {}
         self._ticker = asyncio.create_task(self._tick(), name=f"hub-{room.id}")
         self.closed = False
@@ -176,6 +187,10 @@ class SessionHub:
                 await self._consent(pid, data)
             case "identity_decision":
                 self._identity_decision(pid, data)
+            case "liveness_start":
+                await self._liveness_start(pid)
+            case "id_capture_request":
+                self._id_capture_request(pid, data)
             case "admit":
                 target = data["participant"]
                 self.broadcast(self.room.admit(pid, target))
@@ -223,17 +238,24 @@ class SessionHub:
                 face=face,
                 text_version=version,
             )
-        if face and self.identity is not None:
-            self.identity.consent(pid, version)
-            await self.identify(pid)
+        if self.identity is not None and participant.role is ParticipantRole.APPLICANT:
+            if face:
+                self.identity.consent(pid, version)
+                await self.identify(pid)
+            elif await self.identity.withdraw(pid):
+                log.info("face consent withdrawn", extra={"participant": pid})
+            # The notary sees whether face checks may run (and stop when consent is withdrawn).
+            for notary in self._notaries():
+                self.send(notary, {"type": "face_consent", "participant": pid, "given": face})
         self.send(pid, {"type": "consent_recorded", "face": face})
         self.broadcast(self.room.ready(pid))
 
-    async def identify(self, pid: str) -> None:
-        """Start the live match when consent, the ID face and the video are all there."""
+    async def identify(self, pid: str, *, restart: bool = False) -> None:
+        """Start the live match when consent, the ID face and the video are all there
+        (`restart`: a new ID face replaces the one the running match compares with)."""
         peer = self.media.get(pid)
         if self.identity is not None and peer is not None:
-            await self.identity.start(pid, peer)
+            await self.identity.start(pid, peer, restart=restart)
 
     def _identity_decision(self, pid: str, data: dict[str, Any]) -> None:
         """The notary's decision on identity is what counts; the scores only inform it."""
@@ -253,9 +275,142 @@ class SessionHub:
         if self.recorder is not None:
             self.recorder.event("identity", participant=pid, result=record)
         message = {"type": "identity", "participant": pid, "result": record}
-        for participant in self.room.participants.values():
-            if participant.role is ParticipantRole.NOTARY:
-                self.send(participant.id, message)
+        for notary in self._notaries():
+            self.send(notary, message)
+
+    # --- the ID photo from a camera -------------------------------------------------------
+
+    def _id_capture_request(self, pid: str, data: dict[str, Any]) -> None:
+        """The notary asks the applicant (or the site officer, for consulate cases) to hold
+        the ID document up and send a full-resolution still from their camera."""
+        if self.room.participant(pid).role is not ParticipantRole.NOTARY:
+            raise ProtocolError("forbidden", "only the notary asks for the ID photo")
+        target = data.get("participant") or next(
+            (p.id for p in self.room.participants.values() if p.role is ParticipantRole.APPLICANT),
+            None,
+        )
+        if target is None:
+            raise ProtocolError("no_applicant", "this session has no applicant")
+        participant = self.room.participant(target)
+        capturers = (ParticipantRole.APPLICANT, ParticipantRole.SITE_OFFICER)
+        if participant.role not in capturers:
+            raise ProtocolError("invalid", "the applicant or the site officer takes the photo")
+        if participant.presence is not Presence.ADMITTED:
+            raise ProtocolError("not_in_call", "they are not in the call")
+        kind = str(data.get("kind") or DocumentKind.PASSPORT.value)
+        if kind not in {k.value for k in DocumentKind}:
+            raise ProtocolError("invalid", f"unknown document kind {kind[:40]!r}")
+        self._captures[target] = (kind, time.monotonic() + CAPTURE_WINDOW_S)
+        if self.recorder is not None:
+            self.recorder.event("id_capture_requested", participant=target, document=kind, by=pid)
+        self.send(target, {"type": "id_capture", "kind": kind, "expires_s": CAPTURE_WINDOW_S})
+        self.send(pid, {"type": "id_capture_requested", "participant": target, "kind": kind})
+
+    def capture_request(self, participant_id: str) -> str | None:
+        """The document kind asked of this participant, while the request stands."""
+        entry = self._captures.get(participant_id)
+        if entry is None or entry[1] < time.monotonic():
+            self._captures.pop(participant_id, None)
+            return None
+        return entry[0]
+
+    def capture_done(self, participant_id: str) -> None:
+        if self._captures.pop(participant_id, None) is not None:
+            self.send(participant_id, {"type": "id_capture_done"})
+
+    def report_id_photo(
+        self, applicant_id: str, *, by: str | None, source: str, **outcome: Any
+    ) -> None:
+        """Tell the notary what became of an ID photo (its face found, or why not)."""
+        message = {"type": "id_photo", "participant": applicant_id, "by": by, "source": source}
+        for notary in self._notaries():
+            self.send(notary, message | outcome)
+
+    # --- liveness -------------------------------------------------------------------------
+
+    def _notaries(self) -> list[str]:
+        return [p.id for p in self.room.participants.values() if p.role is ParticipantRole.NOTARY]
+
+    async def _liveness_start(self, pid: str) -> None:
+        """The notary asks for a liveness challenge of the applicant (one at a time)."""
+        if self.room.participant(pid).role is not ParticipantRole.NOTARY:
+            raise ProtocolError("forbidden", "only the notary starts a liveness challenge")
+        applicant = next(
+            (p for p in self.room.participants.values() if p.role is ParticipantRole.APPLICANT),
+            None,
+        )
+        if applicant is None or self.identity is None:
+            raise ProtocolError("no_applicant", "this session has no applicant")
+        peer = self.media.get(applicant.id)
+        if peer is None or applicant.presence is not Presence.ADMITTED:
+            raise ProtocolError("no_video", "the applicant is not in the call")
+        try:
+            challenge = await self.identity.start_liveness(
+                applicant.id,
+                peer,
+                on_action=lambda c, action, t: self._liveness_progress(applicant.id, c, action, t),
+                on_result=lambda result: self._liveness_result(applicant.id, result),
+            )
+        except ConsentError:
+            raise ProtocolError(
+                "consent_missing", "the applicant has not consented to face processing"
+            ) from None
+        except LivenessBusy as exc:
+            raise ProtocolError("busy", str(exc)) from None
+        except LivenessLimit as exc:
+            raise ProtocolError("rate_limited", str(exc)) from None
+        except LookupError as exc:
+            raise ProtocolError("no_video", str(exc)) from None
+        message = {
+            "type": "liveness_challenge",
+            "participant": applicant.id,
+            "challenge": challenge.id,
+            "actions": [a.value for a in challenge.actions],
+            "prompts": challenge.prompts(),
+            "baseline_s": challenge.baseline_s,
+            "per_action_s": challenge.per_action_s,
+            "total_s": challenge.total_s,
+        }
+        if self.recorder is not None:
+            self.recorder.event(
+                "liveness_started",
+                participant=applicant.id,
+                challenge=challenge.id,
+                actions=message["actions"],
+                by=pid,
+            )
+        for target in {applicant.id, *self._notaries()}:
+            self.send(target, message)
+
+    def _liveness_progress(
+        self, applicant_id: str, challenge: Challenge, action: Action, media_time: float
+    ) -> None:
+        done = {
+            "type": "liveness_progress",
+            "participant": applicant_id,
+            "challenge": challenge.id,
+            "action": action.value,
+            "media_time": round(media_time, 3),
+        }
+        for target in {applicant_id, *self._notaries()}:
+            self.send(target, done)
+
+    def _liveness_result(self, applicant_id: str, result: LivenessResult) -> None:
+        """To the evidence chain and the notary in full; the applicant learns the outcome."""
+        record = result.to_record()
+        if self.recorder is not None and not self.closed:
+            self.recorder.event("liveness", participant=applicant_id, result=record)
+        full = {"type": "liveness_result", "participant": applicant_id, "result": record}
+        for notary in self._notaries():
+            self.send(notary, full)
+        self.send(
+            applicant_id,
+            {
+                "type": "liveness_result",
+                "participant": applicant_id,
+                "result": result.for_applicant(),
+            },
+        )
 
     def _require_peer(self, pid: str) -> ParticipantPeer:
         peer = self.media.get(pid)

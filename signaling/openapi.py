@@ -46,6 +46,8 @@ class Operation:
     security: bool = False
     # Error statuses whose body is the response schema rather than the common Error object.
     schema_statuses: tuple[int, ...] = ()
+    # Request media types besides (or instead of) JSON, e.g. {"application/pdf": {...}}.
+    request_content: dict[str, Any] | None = None
 
     def spec(self) -> dict[str, Any]:
         responses: dict[str, Any] = {}
@@ -67,11 +69,12 @@ class Operation:
         }
         if self.parameters:
             op["parameters"] = list(self.parameters)
+        content: dict[str, Any] = {}
         if self.request_schema is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": self.request_schema}},
-            }
+            content["application/json"] = {"schema": self.request_schema}
+        content.update(self.request_content or {})
+        if content:
+            op["requestBody"] = {"required": True, "content": content}
         if self.security:
             op["security"] = [{"bearer": []}]
         return op

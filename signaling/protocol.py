@@ -23,6 +23,8 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[type, bool]]] = {
     "mute": {"audio": (bool, False), "video": (bool, False), "participant": (str, False)},
     "consent": {"recording": (bool, True), "face": (bool, True), "text_version": (str, False)},
     "identity_decision": {"decision": (str, True), "note": (str, False)},
+    "liveness_start": {},
+    "id_capture_request": {"participant": (str, False), "kind": (str, False)},
     "admit": {"participant": (str, True)},
     "remove": {"participant": (str, True)},
     "start": {},

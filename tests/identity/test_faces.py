@@ -124,3 +124,26 @@ async def test_a_failing_job_does_not_stop_the_next() -> None:
     await runner.drain()
     assert seen == [1]
     assert runner.counters.failed == 1
+
+
+def test_threads_have_their_own_models_and_agree_on_results() -> None:
+    """dlib's detector and encoder are not safe to share between threads (the matcher and a
+    liveness check run side by side in the pool): each thread gets its own copies."""
+    import concurrent.futures
+
+    from identity.faces import _models, detect, encode
+
+    image = grace_hopper()
+    boxes = detect(image, upsample=0)
+    reference = encode(image, boxes)[0]
+
+    def work(_: int) -> tuple[int, float]:
+        found = detect(image, upsample=0)
+        distance = float(np.linalg.norm(encode(image, found)[0] - reference))
+        return id(_models()), distance
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(work, range(12)))
+    assert len({model for model, _ in results}) > 1
+    assert id(_models()) not in {model for model, _ in results}
+    assert max(distance for _, distance in results) < 1e-6

@@ -250,7 +250,39 @@ def test_time_limit(real_landmarks: dict[str, dict[str, list[tuple[int, int]]]])
     assert judge.reason is FailReason.TIMEOUT
 
 
-def test_several_faces_fail() -> None:
+def test_several_faces_fail_on_consecutive_frames_not_on_one() -> None:
     judge = LivenessJudge(Challenge("s", (Action.BLINK, Action.TURN_LEFT)))
-    judge.feed(Observation(0.0, 2, None))
+    judge.feed(Observation(0.0, 2, None))  # one spurious HOG face (a curtain, an artefact)
+    judge.feed(Observation(0.1, 1, None))
+    judge.feed(Observation(0.2, 2, None))
+    assert not judge.done
+    judge.feed(Observation(0.3, 3, None))
     assert judge.reason is FailReason.SEVERAL_FACES
+
+
+def test_a_challenge_can_be_drawn_from_some_actions_in_a_random_order() -> None:
+    rng = random.Random(2)
+    turns = (Action.TURN_LEFT, Action.TURN_RIGHT)
+    seen = {new_challenge(rng=rng, actions=turns).actions for _ in range(50)}
+    assert seen == {turns, turns[::-1]}
+    with pytest.raises(ValueError):
+        new_challenge(actions=(Action.BLINK,))
+
+
+def test_the_record_carries_the_judges_thresholds_the_applicant_sees_no_scores() -> None:
+    from identity.faces import model_info
+    from identity.liveness import LivenessResult, Thresholds
+
+    challenge = Challenge("r", (Action.TURN_LEFT, Action.BLINK))
+    result = LivenessResult(
+        challenge, False, FailReason.TIMEOUT, "late", (), 12, (0.41,), 0.55, model_info()
+    )
+    record = result.to_record()
+    assert record["judge"] == {**record["judge"], "turn_delta": Thresholds().turn_delta}
+    assert record["model"]["name"] and record["distances"] == [0.41]
+    assert result.for_applicant() == {
+        "type": "identity.liveness_failed",
+        "challenge": "r",
+        "reason": "timeout",
+        "completed": 0,
+    }

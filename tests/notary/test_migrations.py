@@ -19,7 +19,13 @@ from notary import db
 from notary.tables import metadata
 from tests.notary.conftest import run_in_fresh_loop
 
-TABLES = {"offices", "accounts"}
+TABLES = {"offices", "accounts", "journal_entries"}
+TABLES |= {"matters", "cases", "case_parties", "case_materials", "case_notices"}  # 0003
+TABLES |= {"case_conflicts", "case_checks"}  # 0003
+TABLES |= {"availability_windows", "appointments", "appointment_holds", "notifications"}  # 0004
+TABLES |= {"payments", "certificate_counters", "certificates"}  # 0005
+TABLES |= {"case_decisions", "case_referrals", "deliveries", "delivery_events"}  # 0006
+TABLES |= {"case_ratings", "complaints", "check_findings"}  # 0006
 
 
 def _inspect(url: str, read: Any) -> Any:

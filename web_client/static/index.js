@@ -16,6 +16,8 @@ NotaryI18n.register("zh-CN", {
   "status.error": "异常",
   api: "接口说明（OpenAPI）",
   staff: "公证员工作台：登录并发起视频询问",
+  matters: "全部公证事项与一次性告知",
+  review: "材料预审与案件分配（公证员、管理员）",
   footer: "NotaryLink 开源远程公证平台",
 });
 NotaryI18n.register("en", {
@@ -34,6 +36,8 @@ NotaryI18n.register("en", {
   "status.error": "Error",
   api: "API description (OpenAPI)",
   staff: "Notary desk: log in and start a video interview",
+  matters: "Every matter and its complete notice",
+  review: "Pre-review and case assignment (notaries, admins)",
   footer: "NotaryLink, an open-source remote notarization platform",
 });
 

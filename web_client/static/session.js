@@ -9,6 +9,7 @@ import {
   Controls,
   NetworkIndicator,
   PrejoinCheck,
+  el,
   errorText,
   refreshChecks,
   show,
@@ -32,6 +33,33 @@ NotaryI18n.register("zh-CN", {
   "lobby.waiting": "请稍候，公证员将请您进入视频询问。",
   "lobby.position": "您在等候队列中排第 {n} 位。",
   "lobby.position_first": "您是下一位。",
+  "liveness.intro": "公证员请您配合完成活体检测，请按下列顺序做动作：",
+  "liveness.face_camera": "请正对摄像头，保持面部在画面中",
+  "liveness.action.blink": "请眨一下眼",
+  "liveness.action.turn_left": "请慢慢向左转头，再转回来",
+  "liveness.action.turn_right": "请慢慢向右转头，再转回来",
+  "liveness.step.blink": "眨眼",
+  "liveness.step.turn_left": "向左转头",
+  "liveness.step.turn_right": "向右转头",
+  "liveness.countdown": "剩余 {s} 秒",
+  "liveness.passed": "完成，谢谢您的配合。",
+  "liveness.failed": "这次没有完成。公证员可能会请您再试一次。",
+  "withdraw.button": "撤回人脸识别同意",
+  "withdraw.question": "撤回后，公证处将停止对您的人脸比对和活体检测，并立即删除您的人脸数据；公证员将改用其他方式核验您的身份。确定撤回吗？",
+  "withdraw.yes": "确定撤回",
+  "withdraw.no": "取消",
+  "withdraw.done": "您已撤回人脸识别同意，人脸数据已删除。",
+  "capture.title": "拍摄证件照片",
+  "capture.how.passport": "公证员请您拍摄护照资料页：请将资料页正对摄像头，靠近到照片清晰可见，保持平稳、避免反光，然后点击“拍摄”。",
+  "capture.how.cn_resident_id": "公证员请您拍摄居民身份证（有照片的一面）：请将证件正对摄像头，靠近到照片清晰可见，保持平稳、避免反光，然后点击“拍摄”。",
+  "capture.privacy": "照片只用于本次身份核验，会话结束即删除其中的人脸数据。",
+  "capture.take": "拍摄",
+  "capture.taking": "正在拍摄并上传…",
+  "capture.done": "已收到证件照片，谢谢。",
+  "capture.refused": "这张照片无法使用：{advice} 请调整后再拍一次。",
+  "capture.expired": "拍摄请求已过期，请等公证员重新请求。",
+  "capture.no_camera": "没有可用的摄像头画面，请先打开摄像头。",
+  "capture.failed": "拍摄或上传失败，请再试一次。",
 });
 NotaryI18n.register("en", {
   "session.title": "Video interview",
@@ -47,6 +75,33 @@ NotaryI18n.register("en", {
   "lobby.waiting": "Waiting for the notary to admit you to the interview.",
   "lobby.position": "You are number {n} in the queue.",
   "lobby.position_first": "You are next.",
+  "liveness.intro": "The notary asks you for a short liveness check. Please do these actions in this order:",
+  "liveness.face_camera": "Please look straight at the camera, your face in the picture",
+  "liveness.action.blink": "Please blink once",
+  "liveness.action.turn_left": "Please turn your head slowly to your left, then back",
+  "liveness.action.turn_right": "Please turn your head slowly to your right, then back",
+  "liveness.step.blink": "Blink",
+  "liveness.step.turn_left": "Turn left",
+  "liveness.step.turn_right": "Turn right",
+  "liveness.countdown": "{s} s left",
+  "liveness.passed": "Done, thank you.",
+  "liveness.failed": "That did not complete. The notary may ask you to try again.",
+  "withdraw.button": "Withdraw my consent to face processing",
+  "withdraw.question": "Once withdrawn, the notary office stops comparing your face and checking liveness, and deletes your face data at once; the notary will check your identity another way. Withdraw?",
+  "withdraw.yes": "Yes, withdraw",
+  "withdraw.no": "Cancel",
+  "withdraw.done": "You withdrew your consent to face processing; your face data was deleted.",
+  "capture.title": "Photo of the ID document",
+  "capture.how.passport": "The notary asks for a photo of the passport data page: hold the page facing the camera, close enough for its photo to be clear, steady and without glare, then press \u201cTake photo\u201d.",
+  "capture.how.cn_resident_id": "The notary asks for a photo of the resident ID card (the side with the photo): hold it facing the camera, close enough for its photo to be clear, steady and without glare, then press \u201cTake photo\u201d.",
+  "capture.privacy": "The photo is used for this identity check only; its face data is deleted when the session ends.",
+  "capture.take": "Take photo",
+  "capture.taking": "Taking the photo and sending it…",
+  "capture.done": "The ID photo was received, thank you.",
+  "capture.refused": "This photo cannot be used: {advice} Please adjust and take it again.",
+  "capture.expired": "The request has expired; please wait for the notary to ask again.",
+  "capture.no_camera": "There is no camera picture; please turn your camera on first.",
+  "capture.failed": "Taking or sending the photo failed; please try again.",
 });
 
 const $ = (id) => document.getElementById(id);
@@ -140,11 +195,215 @@ call.addEventListener("message", ({ detail: { message } }) => {
     case "session_state":
       if (message.state === "ended") finish("ended.ended", false);
       break;
+    case "liveness_challenge":
+      startLiveness(message);
+      break;
+    case "consent_recorded":
+      if (faceConsented && !message.face) {
+        faceWithdrawn = true;
+        liveness = null;
+      }
+      faceConsented = message.face;
+      break;
+    case "id_capture":
+      capture = { kind: message.kind, status: null };
+      renderCapture();
+      $("id-capture-take").focus();
+      break;
+    case "id_capture_done":
+      if (capture) {
+        capture.status = { key: "capture.done" };
+        capture.done = true;
+        renderCapture();
+        setTimeout(() => {
+          if (capture && capture.done) {
+            capture = null;
+            renderCapture();
+          }
+        }, 6000);
+      }
+      break;
+    case "liveness_progress":
+      if (liveness && liveness.id === message.challenge) liveness.done += 1;
+      renderLiveness();
+      break;
+    case "liveness_result":
+      if (liveness && liveness.id === message.result.challenge) {
+        liveness.outcome = message.result.type === "identity.liveness_passed" ? "passed" : "failed";
+        renderLiveness();
+        setTimeout(() => {
+          if (liveness && liveness.outcome) {
+            liveness = null;
+            renderLiveness();
+          }
+        }, 8000);
+      }
+      break;
     default:
       break;
   }
   renderAll();
 });
+
+// --- withdrawing the face consent (the recording consent stays: joining needs it) ----------
+
+let faceConsented = false;
+let faceWithdrawn = false;
+
+$("withdraw").addEventListener("click", () => {
+  $("withdraw-confirm").hidden = false;
+  $("withdraw-no").focus();
+});
+$("withdraw-no").addEventListener("click", () => {
+  $("withdraw-confirm").hidden = true;
+  $("withdraw").focus();
+});
+$("withdraw-yes").addEventListener("click", () => {
+  $("withdraw-confirm").hidden = true;
+  call.send({ type: "consent", recording: true, face: false, text_version: CONSENT_TEXT_VERSION });
+});
+
+function renderWithdraw() {
+  const applicant = call.me && call.me.role === "applicant";
+  $("withdraw-box").hidden = !applicant || (!faceConsented && !faceWithdrawn);
+  $("withdraw").hidden = !faceConsented;
+  $("withdraw-status").textContent = faceWithdrawn && !faceConsented ? t("withdraw.done") : "";
+}
+
+// --- the ID document, held up to the camera when the notary asks -------------------------
+
+let capture = null; // {kind, status: {key, values} | null, done, busy}
+
+function renderCapture() {
+  const box = $("id-capture");
+  box.hidden = !capture;
+  if (!capture) return;
+  $("id-capture-how").textContent = t(`capture.how.${capture.kind}`);
+  $("id-capture-take").disabled = Boolean(capture.busy || capture.done);
+  $("id-capture-status").textContent = capture.status ? t(capture.status.key, capture.status.values || {}) : "";
+}
+
+// A full-resolution still: the camera's own photo (ImageCapture) where it has one, else the
+// current frame at the camera track's full size (not the smaller picture sent in the call).
+async function grabStill(track) {
+  if ("ImageCapture" in window) {
+    try {
+      const photo = await Promise.race([
+        new ImageCapture(track).takePhoto(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 4000)),
+      ]);
+      if (photo && photo.size > 0) return photo;
+    } catch {
+      // fall back to the video frame
+    }
+  }
+  const video = document.createElement("video");
+  video.muted = true;
+  video.playsInline = true;
+  video.srcObject = new MediaStream([track]);
+  await video.play();
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  video.srcObject = null;
+  return await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+}
+
+$("id-capture-take").addEventListener("click", async () => {
+  if (!capture || capture.busy || !call.room) return;
+  const track = call.localStream && call.localStream.getVideoTracks().find((v) => v.readyState === "live");
+  if (!track || !track.enabled) {
+    capture.status = { key: "capture.no_camera" };
+    renderCapture();
+    return;
+  }
+  capture.busy = true;
+  capture.status = { key: "capture.taking" };
+  renderCapture();
+  try {
+    const still = await grabStill(track);
+    const response = await fetch(
+      `/api/rooms/${encodeURIComponent(call.room.id)}/id-photo?kind=${encodeURIComponent(capture.kind)}`,
+      {
+        method: "POST",
+        headers: { Authorization: `Bearer ${call.token}`, "Content-Type": still.type || "image/jpeg" },
+        body: still,
+      },
+    );
+    if (response.ok) {
+      capture.status = { key: "capture.done" };
+      capture.done = true;
+    } else {
+      const body = await response.json().catch(() => ({ error: {} }));
+      const error = body.error || {};
+      if (response.status === 422) {
+        const advice = NotaryI18n.lang === "zh-CN" && error.details ? error.details.advice_zh : error.message;
+        capture.status = { key: "capture.refused", values: { advice } };
+      } else if (response.status === 403) {
+        capture.status = { key: "capture.expired" };
+        capture.done = true;
+      } else {
+        capture.status = { key: "capture.failed" };
+      }
+    }
+  } catch {
+    capture.status = { key: "capture.failed" };
+  }
+  if (capture) capture.busy = false;
+  renderCapture();
+});
+
+// --- liveness: the notary's challenge, one step at a time, big and calm --------------------
+
+// The server judges the steps from the video; the page only tells the applicant what to do
+// next: a moment facing the camera first (the server needs a frontal start), then each
+// action in the random order the server chose, advancing as the server sees it done.
+let liveness = null; // {id, actions, done, outcome, startedAt, endsAt, baselineMs}
+let livenessTimer = null;
+
+function startLiveness(message) {
+  const now = Date.now();
+  liveness = {
+    id: message.challenge,
+    actions: message.actions,
+    done: 0,
+    outcome: null,
+    startedAt: now,
+    endsAt: now + message.total_s * 1000,
+    baselineMs: 1500,
+  };
+  renderLiveness();
+}
+
+function renderLiveness() {
+  const box = $("liveness");
+  clearTimeout(livenessTimer);
+  if (!liveness) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  box.dataset.state = liveness.outcome || "running";
+  const facing = Date.now() - liveness.startedAt < liveness.baselineMs;
+  const current = liveness.actions[liveness.done];
+  let now;
+  if (liveness.outcome) now = t(`liveness.${liveness.outcome}`);
+  else if (facing || !current) now = t("liveness.face_camera");
+  else now = t(`liveness.action.${current}`);
+  if ($("liveness-now").textContent !== now) $("liveness-now").textContent = now;
+  $("liveness-steps").replaceChildren(
+    ...liveness.actions.map((action, i) =>
+      el("li", {
+        "data-state": i < liveness.done ? "done" : i === liveness.done && !facing && !liveness.outcome ? "now" : "todo",
+        text: `${i + 1}. ${t(`liveness.step.${action}`)}`,
+      }),
+    ),
+  );
+  const left = Math.max(0, Math.ceil((liveness.endsAt - Date.now()) / 1000));
+  $("liveness-countdown").textContent = liveness.outcome ? "" : t("liveness.countdown", { s: left });
+  if (!liveness.outcome) livenessTimer = setTimeout(renderLiveness, 250);
+}
 
 call.addEventListener("refused", ({ detail }) => {
   if (stage === "prejoin") return; // shown in the connection check
@@ -196,6 +455,9 @@ function renderAll() {
   if (ended) $("ended-reason").textContent = ended.raw ? ended.raw() : t(ended.key);
   if (stage === "call") grid.render();
   controls.render();
+  renderLiveness();
+  renderCapture();
+  renderWithdraw();
 }
 
 NotaryI18n.apply();

@@ -1,0 +1,158 @@
+"""The applicant's case page and the supervisor's desk in real Chromium: delivery status,
+rating and complaint by the applicant; the complaint answered and a finding recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser, expect
+
+from notary import checks, decision, delivery, feedback
+from notary.accounts import create_account, ensure_office
+from notary.cases import CaseState, create_case, get_case, set_assigned_notary, transition
+from notary.matters import get_matter
+from notary.roles import Role
+from signaling.appkeys import PLATFORM
+from tests.support import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "aftercare passphrase 2026"
+
+
+@dataclass
+class Setting:
+    case_id: str
+    applicant: str
+    supervisor: str
+
+
+async def delivered_case(client: TestClient) -> Setting:
+    """A `birth` case of zs@example.org, approved, issued and delivered by post with tracking;
+    a supervisor sup@example.org of the same office."""
+    platform = client.app[PLATFORM]
+    async with platform.engine.begin() as conn:
+        office = await ensure_office(
+            conn, "GZ", "广州公证处", "Guangzhou Notary Office", "Asia/Shanghai"
+        )
+
+        async def person(role: Role, login: str, name: str, office_id: int | None) -> str:
+            account = await create_account(
+                conn,
+                role=role,
+                display_name=name,
+                login=login,
+                password=PASSWORD,
+                office_id=office_id,
+            )
+            return account.id
+
+        notary = await person(Role.NOTARY, "li@example.org", "李公证员", office)
+        applicant = await person(Role.APPLICANT, "zs@example.org", "张三", None)
+        supervisor = await person(Role.SUPERVISOR, "sup@example.org", "督查员", office)
+        matter = await get_matter(conn, "birth")
+        assert matter is not None
+        case = await create_case(
+            conn,
+            matter=matter,
+            office_id=office,
+            applicant_account_id=applicant,
+            applicant_name="张三",
+            actor_id=applicant,
+            actor_role="applicant",
+        )
+        await set_assigned_notary(conn, case.id, notary)
+        for state, actor, role in [
+            (CaseState.SUBMITTED, applicant, "applicant"),
+            (CaseState.ACCEPTED, notary, "notary"),
+            (CaseState.SCHEDULED, notary, "notary"),
+            (CaseState.INTERVIEWED, notary, "notary"),
+        ]:
+            await transition(conn, case.id, state, actor_id=actor, actor_role=role)
+        await decision.decide(
+            conn, case.id, notary_id=notary, outcome="approved", reasons="材料齐全，属实"
+        )
+        await transition(
+            conn, case.id, CaseState.CERTIFICATE_ISSUED, actor_id=notary, actor_role="notary"
+        )
+        by = {"actor_id": notary, "actor_role": "notary"}
+        await delivery.choose(conn, case.id, method="pickup", address=None, **by)
+        await delivery.advance(conn, case.id, to="ready", **by)
+        await delivery.advance(conn, case.id, to="delivered", note="本人领取", **by)
+    return Setting(case.id, applicant, supervisor)
+
+
+async def test_the_applicant_sees_delivery_rates_and_complains(
+    client: TestClient, browser: Browser
+) -> None:
+    setting = await delivered_case(client)
+    page = await browser.new_page(locale="zh-CN")
+    await page.goto(str(client.make_url("/static/my-case.html")))
+    await page.get_by_label("邮箱或手机号").fill("zs@example.org")
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.locator(f'button[data-case-id="{setting.case_id}"]').click()
+    await expect(page.locator("#case-state")).to_have_text("已送达")
+    await expect(page.locator("#decision")).to_have_text("准予公证 — 材料齐全，属实")
+    await expect(page.locator("#delivery-facts")).to_contain_text("到公证处领取")
+    await expect(page.locator("#delivery-steps li")).to_have_count(3)
+    await expect(page.locator("#delivery-steps")).to_contain_text("本人领取")
+    await expect(page.locator("#delivery-form")).to_be_hidden()
+
+    await page.get_by_label("好评").check()
+    await page.get_by_label("意见（可选）").fill("办理很快")
+    await page.get_by_role("button", name="提交评价").click()
+    await expect(page.locator("#rating-done")).to_have_text("您的评价：好评 — 办理很快")
+    await expect(page.locator("#rating-form")).to_be_hidden()
+
+    await page.get_by_label("投诉内容（将送交监督部门）").fill("取证时等候太久")
+    await page.get_by_role("button", name="提交投诉").click()
+    await expect(page.locator("#complaints li")).to_contain_text("待答复")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "my-case-zh.png"), full_page=True)
+    async with client.app[PLATFORM].engine.connect() as conn:
+        rating = await feedback.get_rating(conn, setting.case_id)
+        complaints = await feedback.complaints_of_case(conn, setting.case_id)
+    assert rating is not None and (rating.score, rating.comment) == (5, "办理很快")
+    assert [c.body for c in complaints] == ["取证时等候太久"]
+
+
+async def test_the_supervisor_answers_and_records_a_finding(
+    client: TestClient, browser: Browser
+) -> None:
+    setting = await delivered_case(client)
+    async with client.app[PLATFORM].engine.begin() as conn:
+        case = await get_case(conn, setting.case_id)
+        assert case is not None
+        complaint = await feedback.complain(
+            conn, case, applicant_id=setting.applicant, body="waited too long"
+        )
+        await checks.draw(conn, supervisor_id=setting.supervisor, count=1)
+    page = await browser.new_page(locale="en-US")
+    await page.goto(str(client.make_url("/static/supervise.html?lang=en")))
+    await page.get_by_label("E-mail or phone").fill("sup@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    item = page.locator(f'#complaints li[data-complaint-id="{complaint.id}"]')
+    await expect(item).to_contain_text("waited too long")
+    await item.get_by_label("Your answer").fill("We asked the office to add a second desk.")
+    await item.get_by_role("button", name="Answer").click()
+    await expect(page.locator("#message")).to_have_text("Saved.")
+    await expect(item).to_have_count(0)  # no longer open
+    await page.locator("#complaint-state").select_option("answered")
+    await expect(page.locator("#complaints")).to_contain_text("second desk")
+
+    row = page.locator(f'#checks tr[data-case-id="{setting.case_id}"]')
+    await expect(row).to_contain_text("birth")
+    await row.get_by_role("button", name="Record findings").click()
+    await page.get_by_label("Minor").check()
+    await page.get_by_label("What was found").fill("Pick-up not signed.")
+    await page.get_by_role("button", name="Save finding").click()
+    await expect(page.locator("#findings li")).to_contain_text("Pick-up not signed.")
+    await expect(row).to_contain_text("1 · Minor")
+    await page.screenshot(path=str(ARTIFACTS / "supervise-en.png"), full_page=True)
+    async with client.app[PLATFORM].engine.connect() as conn:
+        answered = await feedback.get_complaint(conn, complaint.id)
+    assert answered is not None and answered.state is feedback.ComplaintState.ANSWERED
