@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from identity.consent import TemplateStore
 from identity.faces import FaceWorker
+from identity.policy import MatchPolicy
 from notary.db import create_engine
 from recorder.keys import load_private_key
 from recorder.retention import RetentionClass, find_class
@@ -110,6 +111,14 @@ class Platform:
         if self._face_worker is None:
             self._face_worker = FaceWorker()
         return self._face_worker
+
+    @property
+    def match_policy(self) -> MatchPolicy:
+        """The office's calibrated face threshold, or the provisional default (identity/policy)."""
+        threshold = self.settings.face_match_threshold
+        if threshold is None:
+            return MatchPolicy()
+        return MatchPolicy(threshold, "calibrated by the office (NOTARYLINK_FACE_MATCH_THRESHOLD)")
 
     def unsealed_recordings(self) -> list[str]:
         return [] if self.recorder is None else unsealed_sessions(self.recorder.spool_root)

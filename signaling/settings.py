@@ -70,6 +70,7 @@ class Settings:
     turn_urls: tuple[str, ...] = ()
     turn_secret: Secret | None = None
     reconnect_grace_seconds: int = 60
+    face_match_threshold: float | None = None  # None: identity.policy's provisional default
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
@@ -194,6 +195,22 @@ def _seconds(low: int, high: int) -> Callable[[str, str], int]:
     return parse
 
 
+def _face_threshold(name: str, raw: str) -> float | None:
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a face distance like 0.5, got {raw!r}") from None
+    # Distances of unit-length 128-d encodings; the model's own suggestion is 0.6. Anything far
+    # from that range is a typo, and a too-lenient threshold accepts impostors.
+    if not 0.3 <= value <= 0.7:
+        raise SettingsError(
+            f"{name}: must be between 0.3 and 0.7 (see `notarylink identity calibrate`)"
+        )
+    return value
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -273,6 +290,11 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "reconnect_grace_seconds": (
         _seconds(5, 600),
         "how long a dropped participant may rejoin the same session as themselves",
+    ),
+    "face_match_threshold": (
+        _face_threshold,
+        "face distance at or below which the live face matches the ID, as calibrated with "
+        "`notarylink identity calibrate`; empty = provisional 0.55",
     ),
     "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "log_format": (_log_format, "`json` (one object per line) or `text`"),

@@ -99,6 +99,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[Sessio
                 platform.face_worker,
                 platform.templates,
                 report=hub.report_identity,
+                policy=platform.match_policy,
             ),
             recorder_factory=None
             if recorder is None

@@ -51,10 +51,12 @@ def test_values_are_parsed_into_types() -> None:
             ),
             "NOTARYLINK_RETENTION_CLASSES": "short=10y,permanent=hold",
             "NOTARYLINK_DATA_DIR": "/srv/notarylink",
+            "NOTARYLINK_FACE_MATCH_THRESHOLD": "0.52",
         },
         dotenv=None,
     )
     assert settings.port == 9000
+    assert settings.face_match_threshold == 0.52
     assert settings.stun_urls == ("stun:stun.example.org:3478", "stun:b.example.org")
     assert len(settings.turn_urls) == 2
     assert [c.name for c in settings.retention_classes] == ["short", "permanent"]
@@ -78,6 +80,8 @@ def test_values_are_parsed_into_types() -> None:
         ("NOTARYLINK_LOG_LEVEL", "chatty"),
         ("NOTARYLINK_S3_SECRET_KEY", ""),
         ("NOTARYLINK_TSA_URL", "tsa.example"),
+        ("NOTARYLINK_FACE_MATCH_THRESHOLD", "high"),
+        ("NOTARYLINK_FACE_MATCH_THRESHOLD", "0.9"),
     ],
 )
 def test_invalid_value_fails_naming_the_variable(variable: str, value: str) -> None:
