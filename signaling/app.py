@@ -24,6 +24,7 @@ from signaling import (
     journal_api,
     matters_api,
     ops,
+    paper_original_api,
     recordings_api,
     reminders,
     review_api,
@@ -58,6 +59,7 @@ def build_api() -> Api:
     rooms_api.declare(api)
     identity_api.declare(api)
     recordings_api.declare(api)
+    paper_original_api.declare(api)
     appointments_api.declare(api)
     matters_api.declare(api)
     cases_api.declare(api)

@@ -22,9 +22,10 @@ CLOSE_ENDED = 4002  # the session ended, or the participant left or was removed
 
 
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, participant_id: str) -> None:
+    def __init__(self, ws: web.WebSocketResponse, participant_id: str, token_id: str = "") -> None:
         self.ws = ws
         self.participant_id = participant_id
+        self.token_id = token_id  # the join link's id: what a confirmation is bound to
         self.dropped_messages = 0
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_LIMIT)
         self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{participant_id}")

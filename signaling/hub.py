@@ -31,6 +31,8 @@ from signaling.identity_desk import (
     LivenessBusy,
     LivenessLimit,
 )
+from signaling.interview import MESSAGES as RECORD_MESSAGES
+from signaling.interview import InterviewDesk
 from signaling.protocol import Message, ProtocolError
 from signaling.ratelimit import RateLimiter
 from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, SessionState
@@ -74,6 +76,9 @@ class SessionHub:
         self._media_restarts = RateLimiter(rate=3 / 60, burst=3, max_keys=8)
         self._restarts: set[asyncio.Task[None]] = set()
         self.identity = identity(self) if identity is not None else None
+        self.interview = InterviewDesk(
+            room, lambda: self.recorder, self.send, recorded=recorder_factory is not None
+        )
         self._captures: dict[str, tuple[str, float]] = {}  # participant -> (kind, deadline)
         self._connections: dict[str, Connection] = {}
         self._ticker = asyncio.create_task(self._tick(), name=f"hub-{room.id}")
@@ -106,6 +111,7 @@ class SessionHub:
             }
         )
         self.broadcast(events, exclude=pid)
+        self.interview.joined(pid)
         if participant.presence is Presence.ADMITTED:
             await self._start_media(pid)
 
@@ -153,6 +159,9 @@ class SessionHub:
     async def handle(self, connection: Connection, message: Message) -> None:
         pid = connection.participant_id
         try:
+            if message.type in RECORD_MESSAGES:
+                await self.interview.handle(pid, message, connection.token_id)
+                return
             await self._dispatch(pid, message)
         except (RoomError, ProtocolError) as exc:
             connection.send(protocol.error(exc.code, exc.message, message.ref))
@@ -214,6 +223,8 @@ class SessionHub:
                     raise RoomError(
                         "recording_failed", f"the recording could not start ({exc}); try again"
                     ) from exc
+                if self.recorder is not None:
+                    self.interview.recording_started()
                 self.broadcast(events)
             case "end":
                 self.broadcast(self.room.end(pid))

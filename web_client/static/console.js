@@ -22,6 +22,7 @@ import {
   wireConnectionBanner,
   wireErrors,
 } from "./call-ui.js";
+import { RecordPanel } from "./record-panel.js";
 
 NotaryI18n.register("zh-CN", {
   "console.title": "公证员控制台",
@@ -243,6 +244,10 @@ new NetworkIndicator(call, $("network"));
 wireConnectionBanner(call, banner);
 wireErrors(call, alertBanner);
 const check = new PrejoinCheck(call, { controls, grid, onChange: () => renderAll() });
+const recordPanel = new RecordPanel(call, $("record-panel"), () =>
+  alertBanner.set(null, {}, "error", { raw: () => errorText("network") }),
+);
+call.addEventListener("message", () => recordPanel.render()); // the confirmers come and go
 
 document.addEventListener("notarylink:lang", () => {
   translateAria();

@@ -18,6 +18,7 @@ import {
   wireConnectionBanner,
   wireErrors,
 } from "./call-ui.js";
+import { RecordSign } from "./record-sign.js";
 
 NotaryI18n.register("zh-CN", {
   "session.title": "视频询问",
@@ -126,6 +127,7 @@ wireErrors(call, alertBanner);
 
 let stage = "prejoin";
 const check = new PrejoinCheck(call, { controls, grid, onChange: () => renderAll() });
+new RecordSign(call, $("record-sign")); // the interview record, once the notary closes it
 
 function go(next) {
   stage = next;
