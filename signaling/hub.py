@@ -32,7 +32,7 @@ from signaling.identity_desk import (
     LivenessLimit,
 )
 from signaling.interview import MESSAGES as RECORD_MESSAGES
-from signaling.interview import InterviewDesk
+from signaling.interview import InterviewDesk, OnConfirmedByAll
 from signaling.protocol import Message, ProtocolError
 from signaling.ratelimit import RateLimiter
 from signaling.rooms import Event, ParticipantRole, Presence, Room, RoomError, SessionState
@@ -64,6 +64,7 @@ class SessionHub:
         ice_servers: Callable[[str], list[dict[str, Any]]],
         recorder_factory: Callable[[Room], SessionRecorder] | None = None,
         identity: Callable[[SessionHub], IdentityDesk] | None = None,
+        on_record_confirmed: OnConfirmedByAll | None = None,
     ) -> None:
         self.room = room
         self.media = MediaRoom(room.id)
@@ -77,7 +78,11 @@ class SessionHub:
         self._restarts: set[asyncio.Task[None]] = set()
         self.identity = identity(self) if identity is not None else None
         self.interview = InterviewDesk(
-            room, lambda: self.recorder, self.send, recorded=recorder_factory is not None
+            room,
+            lambda: self.recorder,
+            self.send,
+            recorded=recorder_factory is not None,
+            on_confirmed_by_all=on_record_confirmed,
         )
         self._captures: dict[str, tuple[str, float]] = {}  # participant -> (kind, deadline)
         self._connections: dict[str, Connection] = {}

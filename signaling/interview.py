@@ -10,8 +10,9 @@ are told nothing of the record.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from notary.interview import EntryVersion, InterviewRecord, RecordError, RecordState
@@ -20,6 +21,12 @@ from recorder.session import SessionRecorder
 from signaling.protocol import Message, ProtocolError
 from signaling.ratelimit import RateLimiter
 from signaling.rooms import ParticipantRole, Room
+
+log = logging.getLogger(__name__)
+
+# What happens once every confirmer confirmed (signaling/case_link.py): a short outcome for the
+# evidence chain, e.g. {"moved": True, "reason": "interviewed"}.
+OnConfirmedByAll = Callable[[InterviewRecord], Awaitable[dict[str, Any]]]
 
 # Record messages per participant: typing fast, a notary saves an entry every few seconds;
 # a burst allows a quick series of corrections. Checking a signature decodes an image.
@@ -46,8 +53,10 @@ class InterviewDesk:
         send: Callable[[str, dict[str, Any]], None],
         *,
         recorded: bool = True,
+        on_confirmed_by_all: OnConfirmedByAll | None = None,
     ) -> None:
         self.room = room
+        self._on_confirmed_by_all = on_confirmed_by_all
         # Where sessions are recorded, the text is fixed only once the recording runs: a
         # confirmation outside the evidence chain would prove nothing.
         self._recorded = recorded
@@ -175,6 +184,15 @@ class InterviewDesk:
         )
         event = {"type": "record_confirmed", "participant": pid, "role": role, "ref": ref}
         self._send(pid, event)
+        if self._on_confirmed_by_all is not None and set(self._confirmers()) <= set(
+            self.record.confirmations
+        ):
+            try:
+                outcome = await self._on_confirmed_by_all(self.record)
+            except Exception:  # the record stands in the evidence whatever the case does
+                log.exception("after the record's confirmation", extra={"room": self.room.id})
+            else:
+                self._chain("record_case_link", case_ref=self.room.case_ref, **outcome)
 
     # --- telling and chaining -------------------------------------------------------------
 

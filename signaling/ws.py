@@ -8,7 +8,7 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from recorder.session import SessionRecorder
-from signaling import protocol
+from signaling import case_link, protocol
 from signaling.appkeys import HUBS, PLATFORM, ROOMS
 from signaling.connection import CLOSE_ENDED, Connection
 from signaling.hub import SessionHub
@@ -101,6 +101,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[Sessio
                 report=hub.report_identity,
                 policy=platform.match_policy,
             ),
+            on_record_confirmed=case_link.on_confirmed_by_all(platform.engine, room),
             recorder_factory=None
             if recorder is None
             else lambda room: SessionRecorder(
@@ -115,7 +116,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[Sessio
         )
         hubs[room.id] = hub
     log.info("joined", extra={"room": room.id, "participant": participant.id})
-    return hub, Connection(ws, participant.id)
+    return hub, Connection(ws, participant.id, token_id=claims.token_id)
 
 
 async def _serve(hub: SessionHub, connection: Connection, ws: web.WebSocketResponse) -> None:
