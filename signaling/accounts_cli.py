@@ -16,6 +16,13 @@ from notary.roles import Role
 from signaling.settings import Settings
 
 DEMO_LOGIN = "notary@example.org"
+# The other people of the demo office, so that `make run` shows the whole case flow: the admin
+# assigns cases, the supervisor draws them for checks, the site officer opens consulate cases.
+DEMO_STAFF: dict[Role, tuple[str, str]] = {
+    Role.ADMIN: ("admin@example.org", "示范管理员 Demo Admin"),
+    Role.SUPERVISOR: ("supervisor@example.org", "示范监督员 Demo Supervisor"),
+    Role.SITE_OFFICER: ("officer@example.org", "示范领事 Demo Site Officer"),
+}
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,3 +115,40 @@ async def seed_demo_notary(settings: Settings) -> Path | None:
     path.touch(mode=0o600)
     path.write_text(password + "\n")
     return path
+
+
+def demo_staff_password_path(settings: Settings, role: Role) -> Path:
+    return settings.data_dir / "secrets" / f"demo-{role.value.replace('_', '-')}-password"
+
+
+async def seed_demo_staff(settings: Settings) -> dict[Role, Path]:
+    """Development only: the demo office's admin, supervisor and site officer, made once each;
+    returns the password file of each one that has one."""
+    engine = create_engine(settings.effective_database_url)
+    made: dict[Role, str] = {}
+    try:
+        async with engine.begin() as conn:
+            office = await ensure_office(
+                conn, "DEMO", "示范公证处", "Demo Notary Office", "Asia/Shanghai"
+            )
+            for role, (login, name) in DEMO_STAFF.items():
+                if await find_by_login(conn, login) is not None:
+                    continue
+                made[role] = secrets.token_urlsafe(12)
+                await create_account(
+                    conn,
+                    role=role,
+                    display_name=name,
+                    login=login,
+                    password=made[role],
+                    office_id=office,
+                )
+    finally:
+        await engine.dispose()
+    for role, password in made.items():
+        path = demo_staff_password_path(settings, role)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600)
+        path.write_text(password + "\n")
+    paths = {role: demo_staff_password_path(settings, role) for role in DEMO_STAFF}
+    return {role: path for role, path in paths.items() if path.exists()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class Platform:
     store_bootstrapped: bool = False
     templates: TemplateStore = field(default_factory=TemplateStore, repr=False)
     _face_worker: FaceWorker | None = field(default=None, repr=False)
+    _face_warm_up: asyncio.Task[None] | None = field(default=None, repr=False)
     # Seals of ended sessions still uploading; shutdown waits for them.
     pending_seals: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
     _bootstrap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -112,6 +114,25 @@ class Platform:
             self._face_worker = FaceWorker()
         return self._face_worker
 
+    def warm_faces(self) -> asyncio.Task[None]:
+        """Load the face models in the background (about 0.7 s a thread) so that the first
+        session's first verdict does not wait for them. Only the real server calls it
+        (signaling/serve.py): the test app makes its worker on first use, if ever."""
+        if self._face_warm_up is None:
+            self._face_warm_up = asyncio.get_running_loop().create_task(
+                self._warm_faces(), name="warm-face-models"
+            )
+        return self._face_warm_up
+
+    async def _warm_faces(self) -> None:
+        started = time.monotonic()
+        try:
+            await self.face_worker().warm_up()
+        except Exception:  # a session loads them on first use instead
+            log.exception("loading the face models in advance failed")
+            return
+        log.info("face models loaded", extra={"seconds": round(time.monotonic() - started, 2)})
+
     @property
     def match_policy(self) -> MatchPolicy:
         """The office's calibrated face threshold, or the provisional default (identity/policy)."""
@@ -150,6 +171,8 @@ class Platform:
             log.warning("sealed recordings interrupted by a crash", extra={"sessions": sealed})
 
     async def close(self) -> None:
+        if self._face_warm_up is not None and not self._face_warm_up.done():
+            self._face_warm_up.cancel()  # the worker's shutdown below waits for its threads
         if self._face_worker is not None:
             self._face_worker.close()
         await self.engine.dispose()

@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from notary.db import migrate
+from notary.roles import Role
 from recorder.keys import SigningKeyError
 from recorder.local_s3 import LocalS3Error, LocalS3Ports, LocalS3Server
 from signaling import accounts_cli
 from signaling.app import create_app
+from signaling.appkeys import PLATFORM
 from signaling.platform import Platform
 from signaling.settings import Settings, env_name, prepare_secrets
 
@@ -36,11 +38,14 @@ def serve(settings: Settings, local_s3: bool) -> int:
         if local_s3:
             s3 = _start_local_s3(settings)
         demo = None
+        staff: dict[Role, Path] = {}
         if not settings.production:
             migrate(settings.effective_database_url)
             demo = asyncio.run(accounts_cli.seed_demo_notary(settings))
+            staff = asyncio.run(accounts_cli.seed_demo_staff(settings))
         app = create_app(Platform.from_settings(settings))
-        _print_urls(settings, demo)
+        app.on_startup.append(warm_faces)
+        _print_urls(settings, demo, staff)
         web.run_app(
             app,
             host=settings.host,
@@ -56,6 +61,12 @@ def serve(settings: Settings, local_s3: bool) -> int:
         if s3 is not None:
             s3.stop()
     return 0
+
+
+async def warm_faces(app: web.Application) -> None:
+    """Startup of the real server only: the face models load in the background while the
+    server already answers (tests build the app without this hook and never pay for it)."""
+    app[PLATFORM].warm_faces()
 
 
 def _start_local_s3(settings: Settings) -> LocalS3Server:
@@ -75,13 +86,17 @@ def _start_local_s3(settings: Settings) -> LocalS3Server:
     return server
 
 
-def _print_urls(settings: Settings, demo_password: Path | None) -> None:
+def _print_urls(
+    settings: Settings, demo_password: Path | None, staff: dict[Role, Path] | None = None
+) -> None:
     base = f"http://{settings.host}:{settings.port}"
     demo = (
         f"Demo notary: {accounts_cli.DEMO_LOGIN}, password in {demo_password}\n"
         if demo_password is not None
         else ""
     )
+    for role, path in (staff or {}).items():
+        demo += f"Demo {role.value}: {accounts_cli.DEMO_STAFF[role][0]}, password in {path}\n"
     print(
         "\nNotaryLink is starting. Open:\n"
         f"  {base}/                  home page (中文 / English)\n"

@@ -12,7 +12,7 @@ import pytest
 
 from notary.accounts import authenticate
 from notary.db import create_engine
-from signaling.accounts_cli import DEMO_LOGIN, seed_demo_notary
+from signaling.accounts_cli import DEMO_LOGIN, DEMO_STAFF, seed_demo_notary, seed_demo_staff
 from signaling.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -88,3 +88,22 @@ async def test_demo_notary_is_seeded_once_with_a_private_password(tmp_path: Path
     assert await _can_log_in(settings.effective_database_url, DEMO_LOGIN, password)
     assert await seed_demo_notary(settings) == path
     assert path.read_text().strip() == password  # not replaced on the next start
+
+
+async def test_demo_staff_are_seeded_once_each_with_a_private_password(tmp_path: Path) -> None:
+    from notary.db import migrate
+
+    settings = Settings(data_dir=tmp_path)
+    await asyncio.to_thread(migrate, settings.effective_database_url)
+    await seed_demo_notary(settings)
+    paths = await seed_demo_staff(settings)
+    assert set(paths) == set(DEMO_STAFF)
+    passwords = {}
+    for role, path in paths.items():
+        assert (path.stat().st_mode & 0o777) == 0o600
+        passwords[role] = path.read_text().strip()
+        login = DEMO_STAFF[role][0]
+        assert await _can_log_in(settings.effective_database_url, login, passwords[role])
+    assert len(set(passwords.values())) == len(passwords)  # one password each
+    assert await seed_demo_staff(settings) == paths
+    assert {r: p.read_text().strip() for r, p in paths.items()} == passwords  # kept
