@@ -561,6 +561,70 @@ async def cancel(
         raise BookingError("too_late", f"changes end {hours} hours before; call the office")
     if now >= before.starts_at:
         raise BookingError("too_late", "the interview has started")
+    return await _call_off(
+        conn,
+        before,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        now=now,
+        reason=reason,
+        recipients=[p for p in before.participants if p != actor_id],
+    )
+
+
+async def call_off_for_notary(
+    conn: AsyncConnection,
+    case_id: str,
+    *,
+    notary_id: str,
+    actor_id: str,
+    actor_role: str,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> Appointment | None:
+    """Cancel the case's booked interview with `notary_id`, who no longer handles the case (they
+    recused, or a declared conflict took it off them): the case goes back to accepted, to be
+    booked with the notary assigned next, and the applicant is told. The office acts, so no
+    cutoff applies. None when no such interview is booked. Called by notary.recusal."""
+    case = await get_case(conn, case_id)
+    if case is None or case.state is not CaseState.SCHEDULED:
+        return None  # after the interview the appointment is history, not a plan
+    row = (
+        await conn.execute(
+            sa.select(appointments).where(
+                appointments.c.case_id == case_id,
+                appointments.c.notary_id == notary_id,
+                appointments.c.state == "booked",
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    before = _appointment(row)
+    recipients = [before.applicant_id] + [p for p in before.participants if p != actor_id]
+    return await _call_off(
+        conn,
+        before,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        now=now or dt.datetime.now(dt.UTC),
+        reason=reason,
+        recipients=list(dict.fromkeys(recipients)),  # the applicant even when they declared it
+    )
+
+
+async def _call_off(
+    conn: AsyncConnection,
+    before: Appointment,
+    *,
+    actor_id: str,
+    actor_role: str,
+    now: dt.datetime,
+    reason: str | None,
+    recipients: list[str],
+) -> Appointment:
+    """The writes of a cancellation, once it is allowed: free the slot, case back to accepted,
+    withdraw pending reminders, tell `recipients`, journal."""
     await conn.execute(
         appointment_holds.delete().where(appointment_holds.c.appointment_id == before.id)
     )
@@ -588,7 +652,7 @@ async def cancel(
     await notifications.schedule_for_appointment(
         conn,
         appointment_id=after.id,
-        recipients=[p for p in after.participants if p != actor_id],
+        recipients=recipients,
         notice=Kind.CANCELLED,
         version=after.reschedule_count,
         starts_at=after.starts_at,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from notary import journal
 from notary.matters import Matter
 from notary.roles import Role
-from notary.tables import case_parties, cases
+from notary.tables import case_decisions, case_parties, cases
 
 
 class CaseState(StrEnum):
@@ -54,6 +54,16 @@ ALLOWED: dict[tuple[CaseState, CaseState], frozenset[str]] = {
     (CaseState.DECIDED, CaseState.ARCHIVED): _STAFF,  # refused: nothing to issue
     (CaseState.CERTIFICATE_ISSUED, CaseState.DELIVERED): _STAFF,
     (CaseState.DELIVERED, CaseState.ARCHIVED): _STAFF,
+}
+
+# Moves that rest on the recorded decision (notary.decision), checked inside `transition` so no
+# caller can skip it: a case becomes decided only once its decision row exists (decide() writes
+# it in the same transaction), only an approved case gets a certificate, and only a refused one
+# is archived straight from decided. The value: the outcomes that allow the move.
+DECISION_NEEDED: dict[tuple[CaseState, CaseState], frozenset[str]] = {
+    (CaseState.INTERVIEWED, CaseState.DECIDED): frozenset({"approved", "refused"}),
+    (CaseState.DECIDED, CaseState.CERTIFICATE_ISSUED): frozenset({"approved"}),
+    (CaseState.DECIDED, CaseState.ARCHIVED): frozenset({"refused"}),
 }
 
 # Cases an applicant may have open before review at once: enough for a family's or a small
@@ -236,6 +246,7 @@ async def transition(
         raise TransitionRefused(
             "transition_forbidden", f"a {role} may not move a case to {to.value}"
         )
+    await _check_decision(conn, case, to)
     now = datetime.now(UTC)
     values: dict[str, Any] = {"state": to.value, "updated_at": now}
     if to is CaseState.SUBMITTED:
@@ -261,6 +272,24 @@ async def transition(
     moved = await get_case(conn, case_id)
     assert moved is not None
     return moved
+
+
+async def _check_decision(conn: AsyncConnection, case: Case, to: CaseState) -> None:
+    outcomes = DECISION_NEEDED.get((case.state, to))
+    if outcomes is None:
+        return
+    outcome = await conn.scalar(
+        sa.select(case_decisions.c.outcome).where(case_decisions.c.case_id == case.id)
+    )
+    if outcome is None:
+        raise TransitionRefused(
+            "decision_required",
+            "a case is decided only by recording the decision, with its reasons",
+        )
+    if outcome not in outcomes:
+        raise TransitionRefused(
+            "decision_mismatch", f"the decision was {outcome}: the case cannot become {to.value}"
+        )
 
 
 async def set_assigned_notary(conn: AsyncConnection, case_id: str, notary_id: str | None) -> None:

@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notary import journal
-from notary.cases import CaseState, get_case, transition
+from notary import decision, journal
+from notary.cases import CaseError, CaseState, get_case, transition
 from notary.certificate_keys import Keyring
 from notary.certificate_pdf import CertificateContent, check_signature, render, sha256, sign
 from notary.roles import Role
@@ -176,6 +176,10 @@ async def issue(
         raise CertificateError("forbidden", "only the case's notary issues its certificate")
     if case.state is not CaseState.DECIDED:
         raise CertificateError("wrong_state", f"a {case.state.value} case gets no certificate")
+    try:  # a refused case is decided too, and must never get one
+        await decision.require_approved(conn, case_id)
+    except CaseError as exc:
+        raise CertificateError(exc.code, exc.message) from None
 
     office = await _one(conn, sa.select(offices).where(offices.c.id == case.office_id))
     matter = await _one(conn, sa.select(matters).where(matters.c.code == case.matter_code))

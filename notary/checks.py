@@ -8,14 +8,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notary import journal
-from notary.cases import CaseState
+from notary.cases import CaseError, CaseState
 from notary.tables import case_checks, cases
 
 MAX_DRAW = 50
 _random = random.SystemRandom()  # a draw nobody can predict or replay to pick cases
+
+
+class DrawConflict(CaseError):
+    """Another draw took one of the same cases meanwhile (case_checks.case_id is unique): the
+    caller's transaction is spoiled; drawing again picks among what is left."""
+
+    def __init__(self) -> None:
+        super().__init__("draw_conflict", "another draw took some of these cases; draw again")
 
 
 async def draw(
@@ -24,6 +33,8 @@ async def draw(
     """Draw up to `count` cases at random among those past the draft and not drawn before.
 
     Secret cases (wills) are never drawn: their file is closed to everyone but two people.
+    Raises DrawConflict when a concurrent draw committed one of the chosen cases first
+    (PostgreSQL; SQLite's single writer serializes draws); the caller rolls back.
     """
     if not 1 <= count <= MAX_DRAW:
         raise ValueError(f"draw 1 to {MAX_DRAW} cases")
@@ -38,11 +49,14 @@ async def draw(
     chosen = _random.sample(pool, min(count, len(pool)))
     now = datetime.now(UTC)
     for case_id in chosen:
-        await conn.execute(
-            case_checks.insert().values(
-                id=str(uuid.uuid4()), case_id=case_id, supervisor_id=supervisor_id, drawn_at=now
+        try:
+            await conn.execute(
+                case_checks.insert().values(
+                    id=str(uuid.uuid4()), case_id=case_id, supervisor_id=supervisor_id, drawn_at=now
+                )
             )
-        )
+        except IntegrityError:
+            raise DrawConflict() from None
         await journal.append(
             conn,
             action="case.drawn_for_check",

@@ -185,9 +185,13 @@ async def awaiting_opinion(conn: AsyncConnection, notary_id: str) -> list[Referr
 
 
 async def is_second_notary(conn: AsyncConnection, case_id: str, notary_id: str) -> bool:
+    """True while `notary_id` is asked for a second opinion on the case (an open referral):
+    they then read its file (notary.access); once they have concluded, they no longer do."""
     found = await conn.scalar(
         sa.select(case_referrals.c.id).where(
-            case_referrals.c.case_id == case_id, case_referrals.c.second_notary_id == notary_id
+            case_referrals.c.case_id == case_id,
+            case_referrals.c.second_notary_id == notary_id,
+            case_referrals.c.state == "open",
         )
     )
     return found is not None

@@ -2,7 +2,8 @@
 
 A notary may not handle a case where they are a party, a close relative of a party, or have an
 interest. Parties declare their relationships to a notary, a notary declares an interest or
-recuses themselves with a reason; assignment refuses a notary with any such conflict. Every
+recuses themselves with a reason; assignment refuses a notary with any such conflict, and an
+interview already booked with them is cancelled (the case goes back to accepted). Every
 declaration is kept (never deleted) and every assignment and recusal is journaled.
 """
 
@@ -146,8 +147,11 @@ async def declare(
         reason=reason,
         after={"notary_id": notary_id, "kind": kind, "relationship": relationship},
     )
-    if case.assigned_notary_id == notary_id and await conflicts_of(conn, case, notary_id):
-        await _unassign(conn, case, actor_id, actor_role, f"conflict declared: {kind}")
+    if await conflicts_of(conn, case, notary_id):
+        why = f"conflict declared: {kind}"
+        if case.assigned_notary_id == notary_id:
+            await _unassign(conn, case, actor_id, actor_role, why)
+        await _call_off_interview(conn, case, notary_id, actor_id, actor_role, why)
     return conflict
 
 
@@ -168,6 +172,7 @@ async def recuse(conn: AsyncConnection, case: Case, *, notary_id: str, reason: s
     )
     if case.assigned_notary_id == notary_id:
         await _unassign(conn, case, notary_id, Role.NOTARY.value, "recused")
+    await _call_off_interview(conn, case, notary_id, notary_id, Role.NOTARY.value, "recused")
     return conflict
 
 
@@ -198,6 +203,20 @@ async def assign(
         case_id=case.id,
         before={"assigned_notary_id": case.assigned_notary_id},
         after={"assigned_notary_id": notary_id},
+    )
+
+
+async def _call_off_interview(
+    conn: AsyncConnection, case: Case, notary_id: str, actor_id: str, actor_role: str, reason: str
+) -> None:
+    """An interview booked with a notary who may no longer handle the case is cancelled: the
+    applicant must not meet them. Whether or not the case was assigned to them (booking picks
+    any eligible notary of an unassigned case), the case is accepted again, to be rebooked."""
+    # Imported here: notary.booking imports this module (conflicts_of) to choose notaries.
+    from notary import booking
+
+    await booking.call_off_for_notary(
+        conn, case.id, notary_id=notary_id, actor_id=actor_id, actor_role=actor_role, reason=reason
     )
 
 

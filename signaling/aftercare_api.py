@@ -3,7 +3,8 @@ supervisors' findings on drawn cases.
 
 Who may do what (least privilege, on top of notary.access deciding who sees a case at all):
 - the assigned notary decides, refers, records a collective discussion; the second notary asked
-  gives their opinion (they see the referral and the case summary, not the file);
+  gives their opinion (they read the referral and, while it is open, the file);
+- the assigned notary or an admin of the office archives a finished case (delivered, or refused);
 - delivery: the applicant side chooses the method; the office (assigned notary or admin) moves
   it along and attaches the post receipt; whoever sees the case sees its delivery status;
 - the applicant rates and complains; supervisors answer complaints of their office (any office
@@ -21,7 +22,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notary import decision, delivery, feedback, materials, supervision
+from notary import archive, decision, delivery, feedback, materials, supervision
 from notary.access import Sight
 from notary.cases import Case, CaseError, get_case
 from notary.matters import get_matter
@@ -67,7 +68,7 @@ async def _summary(conn: AsyncConnection, case: Case, lang: str) -> dict[str, An
 async def get_decision(request: web.Request) -> web.Response:
     claims = require(request)
     async with request.app[PLATFORM].engine.connect() as conn:
-        case, _ = await load_case(conn, request, claims)
+        case, _ = await load_case(conn, request, claims, read_only=True)
         found = await decision.get_decision(conn, case.id)
         answer: dict[str, Any] = {"decision": found.as_dict() if found else None}
         # Referrals and minutes are the office's internal record: not for the applicant side.
@@ -219,6 +220,21 @@ async def post_delivery_step(request: web.Request) -> web.Response:
         except CaseError as exc:
             raise case_error(exc) from None
     return web.json_response({"delivery": moved.as_dict()})
+
+
+async def post_archive(request: web.Request) -> web.Response:
+    claims = require(request, *OFFICE_SIDE)
+    body = await read_json(request)
+    reason = take(body, "reason", str, required=False, max_length=archive.MAX_REASON + 100)
+    async with request.app[PLATFORM].engine.begin() as conn:
+        case, _ = await load_case(conn, request, claims, Sight.SUMMARY)
+        try:
+            archived = await archive.archive(
+                conn, case.id, actor_id=claims.account_id, actor_role=claims.role, reason=reason
+            )
+        except CaseError as exc:
+            raise case_error(exc) from None
+    return web.json_response({"case": {"id": archived.id, "state": archived.state.value}})
 
 
 async def _read_file(request: web.Request) -> tuple[str, bytes]:
@@ -602,6 +618,16 @@ def declare(api: Api) -> None:
             tracking_number=STR,
             note=STR,
         ),
+        **case_route,
+    )
+    api.add(
+        "POST",
+        "/api/cases/{case_id}/archive",
+        post_archive,
+        summary="Archive a finished case (its notary or an office admin): delivered, or decided "
+        "and refused",
+        responses={200: "archived", 400: "invalid", **CASE_ERRORS, 409: "not finished"},
+        request_schema=_obj(reason=STR),
         **case_route,
     )
     api.add(

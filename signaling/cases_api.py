@@ -21,6 +21,7 @@ from notary.access import Sight, Viewer, sight, visible
 from notary.accounts import AccountError, create_account, find_by_login, get_account
 from notary.cases import Case, CaseError, create_case, get_case, list_cases
 from notary.checks import is_drawn
+from notary.decision import is_second_notary
 from notary.matters import Matter, get_matter
 from notary.passwords import WeakPassword
 from notary.roles import Role
@@ -77,14 +78,35 @@ def case_error(exc: CaseError) -> ApiError:
     return ApiError(status, exc.code, exc.message, details or None)
 
 
+async def sight_of(
+    conn: AsyncConnection, claims: SessionClaims, case: Case, *, read_only: bool = False
+) -> Sight:
+    """notary.access.sight with what it needs from the database. `read_only`: the route changes
+    nothing, so a second notary asked for an opinion may read the file too."""
+    drawn = claims.role == Role.SUPERVISOR.value and await is_drawn(conn, case.id)
+    second = (
+        read_only
+        and claims.role == Role.NOTARY.value
+        and case.assigned_notary_id != claims.account_id
+        and await is_second_notary(conn, case.id, claims.account_id)
+    )
+    return sight(viewer_of(claims), case, drawn_for_check=drawn, second_opinion=second)
+
+
 async def load_case(
-    conn: AsyncConnection, request: web.Request, claims: SessionClaims, need: Sight = Sight.FILE
+    conn: AsyncConnection,
+    request: web.Request,
+    claims: SessionClaims,
+    need: Sight = Sight.FILE,
+    *,
+    read_only: bool = False,
 ) -> tuple[Case, Matter]:
-    """The case in the URL if the caller may see it at `need`; 404 otherwise."""
+    """The case in the URL if the caller may see it at `need`; 404 otherwise. Pass `read_only`
+    only from routes that change nothing (see sight_of)."""
     case = await get_case(conn, request.match_info["case_id"])
     if case is not None:
-        drawn = claims.role == Role.SUPERVISOR.value and await is_drawn(conn, case.id)
-        if sight(viewer_of(claims), case, drawn_for_check=drawn).value >= need.value:
+        seen = await sight_of(conn, claims, case, read_only=read_only)
+        if seen.value >= need.value:
             matter = await get_matter(conn, case.matter_code)
             assert matter is not None
             return case, matter
@@ -126,10 +148,17 @@ def _lang(request: web.Request) -> str:
 
 async def register_applicant(request: web.Request) -> web.Response:
     platform = request.app[PLATFORM]
+    # A taken login answers 409 (people need to know to log in instead), which tells whether a
+    # login exists: limited per client address like logins, so nobody can list accounts by it.
     key = f"register:{request.remote}"
     if not platform.login_limiter.allow(key):
         retry = max(1, round(platform.login_limiter.retry_after(key)))
-        raise ApiError(429, "rate_limited", f"too many attempts; try again in {retry} s")
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many attempts; try again in {retry} s",
+            {"retry_after": retry},
+        )
     body = await read_json(request)
     login = take(body, "login", str, max_length=320)
     password = take(body, "password", str, max_length=1024)
@@ -244,9 +273,8 @@ async def list_my_cases(request: web.Request) -> web.Response:
 async def get_case_view(request: web.Request) -> web.Response:
     claims = require(request)
     async with request.app[PLATFORM].engine.connect() as conn:
-        case, matter = await load_case(conn, request, claims, Sight.SUMMARY)
-        drawn = claims.role == Role.SUPERVISOR.value and await is_drawn(conn, case.id)
-        if sight(viewer_of(claims), case, drawn_for_check=drawn) is Sight.FILE:
+        case, matter = await load_case(conn, request, claims, Sight.SUMMARY, read_only=True)
+        if await sight_of(conn, claims, case, read_only=True) is Sight.FILE:
             answer = await case_file(conn, case, matter, _lang(request))
         else:
             answer = {"case": case_summary(case, matter, _lang(request))}
@@ -416,7 +444,7 @@ async def material_content(request: web.Request) -> web.Response:
     claims = require(request)
     platform = request.app[PLATFORM]
     async with platform.engine.connect() as conn:
-        case, _ = await load_case(conn, request, claims)
+        case, _ = await load_case(conn, request, claims, read_only=True)
         material = await materials.get_material(conn, case.id, request.match_info["material_id"])
     if material is None or material.object_key is None:
         raise ApiError(404, "material_not_found", "no such file")

@@ -105,7 +105,9 @@ async def issue_certificate(request: web.Request) -> web.Response:
             )
     except CertificateError as exc:
         # Someone else's case answers like a missing one.
-        status = {"not_found": 404, "forbidden": 404, "wrong_state": 409}.get(exc.code, 400)
+        status = {"not_found": 404, "forbidden": 404, "wrong_state": 409, "not_approved": 409}.get(
+            exc.code, 400
+        )
         code = "case_not_found" if status == 404 else exc.code
         message = "no such case" if status == 404 else exc.message
         raise ApiError(status, code, message) from None
@@ -225,7 +227,7 @@ def declare(api: Api) -> None:
             401: "not logged in",
             403: "not a notary",
             404: "no such case (or not yours)",
-            409: "the case is not decided",
+            409: "the case is not decided, or was refused",
         },
         parameters=(
             {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}},

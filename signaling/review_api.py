@@ -149,10 +149,13 @@ async def draw_checks(request: web.Request) -> web.Response:
         raise ApiError(
             400, "invalid_field", f"'count' is 1 to {checks.MAX_DRAW}", {"field": "count"}
         )
-    async with request.app[PLATFORM].engine.begin() as conn:
-        drawn = await checks.draw(
-            conn, supervisor_id=claims.account_id, count=count, office_id=claims.office_id
-        )
+    try:
+        async with request.app[PLATFORM].engine.begin() as conn:
+            drawn = await checks.draw(
+                conn, supervisor_id=claims.account_id, count=count, office_id=claims.office_id
+            )
+    except checks.DrawConflict as exc:  # raised inside: the transaction is rolled back
+        raise ApiError(409, exc.code, exc.message) from None
     return web.json_response({"drawn": drawn}, status=201)
 
 
@@ -285,6 +288,7 @@ def declare(api: Api) -> None:
             400: "invalid count",
             401: "not logged in",
             403: "not a supervisor",
+            409: "a concurrent draw took the same case (draw_conflict); draw again",
         },
         request_schema={
             "type": "object",

@@ -132,3 +132,36 @@ async def test_the_notary_decides_after_a_discussion_and_delivers(
         sent = await delivery.get_delivery(conn, case_id)
     assert done is not None and done.state is CaseState.DELIVERED
     assert sent is not None and sent.receipt_content_type == "image/png"
+
+    # Delivered: the case waits to be archived, and is archived from the desk.
+    archive = page.locator(f'#to-archive li[data-case-id="{case_id}"]')
+    await expect(archive).to_contain_text("已送达")
+    await archive.get_by_label("归档说明（可选）").fill("卷宗齐全")
+    await archive.get_by_role("button", name="归档").click()
+    await expect(page.locator("#to-archive li")).to_have_text("没有待办。")
+    async with client.app[PLATFORM].engine.connect() as conn:
+        archived = await get_case(conn, case_id)
+    assert archived is not None and archived.state is CaseState.ARCHIVED
+
+
+async def test_a_refused_case_is_archived_from_the_desk(
+    client: TestClient, browser: Browser
+) -> None:
+    case_id, notary, _ = await interviewed_case(client)
+    async with client.app[PLATFORM].engine.begin() as conn:
+        await decision.decide(
+            conn, case_id, notary_id=notary, outcome="refused", reasons="材料不真实"
+        )
+    page = await browser.new_page(locale="en-US")
+    await page.goto(str(client.make_url("/static/aftercare.html?lang=en")))
+    await page.get_by_label("E-mail or phone").fill("li@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    row = page.locator(f'#to-archive li[data-case-id="{case_id}"]')
+    await expect(row).to_contain_text("refused")
+    await row.get_by_role("button", name="Archive").click()
+    await expect(page.locator("#message")).to_have_text("Saved.")
+    await expect(page.locator("#to-archive li")).to_have_text("Nothing to do.")
+    async with client.app[PLATFORM].engine.connect() as conn:
+        archived = await get_case(conn, case_id)
+    assert archived is not None and archived.state is CaseState.ARCHIVED

@@ -139,26 +139,37 @@ async def test_the_notary_returns_a_case_with_one_notice(
     assert returned is not None and returned.state is CaseState.RETURNED
 
 
-async def test_a_supervisor_draws_and_reads_a_case(client: TestClient, browser: Browser) -> None:
+async def test_a_supervisor_is_sent_to_the_supervision_page_and_reads_a_drawn_file(
+    client: TestClient, browser: Browser
+) -> None:
     case_id = await submitted_case(client)
     page = await browser.new_page(locale="en-US")
     await page.goto(str(client.make_url("/static/review.html?lang=en")))
     await page.get_by_label("E-mail or phone").fill("sup@example.org")
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
-    await expect(page.locator('dd[data-stat="review.stat.total"]')).to_have_text("1")
-    await expect(page.locator('dd[data-stat="review.stat.priority"]')).to_have_text("1")
-    await expect(page.locator("#drawn-cases li")).to_have_count(0)
-    await page.get_by_label("Cases to draw at random").fill("3")
-    await page.get_by_role("button", name="Draw for a check").click()
+    # review.html keeps no supervisor tools of its own: one page for that, linked.
+    await expect(page.locator("#supervision-section")).to_contain_text("supervision page")
+    await expect(page.locator("#draw-count")).to_have_count(0)
+    await page.get_by_role("link", name="go to Supervision").click()
+    await expect(page).to_have_url(client.make_url("/static/supervise.html").human_repr())
+
+    await page.get_by_label("E-mail or phone").fill("sup@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator('dd[data-stat="sup.stat.total"]')).to_have_text("1")
+    await expect(page.locator('dd[data-stat="sup.stat.priority"]')).to_have_text("1")
+    await expect(page.locator("#checks tr")).to_have_count(0)
+    await page.get_by_label("Cases to draw").fill("3")
+    await page.get_by_role("button", name="Draw at random").click()
     await expect(page.locator("#message")).to_have_text("1 drawn.")
-    await expect(page.locator('dd[data-stat="review.stat.drawn"]')).to_have_text("1")
-    await page.locator("#drawn-cases li").get_by_role("button", name="Open").click()
-    await expect(page.locator("#case-id")).to_have_text(case_id)
-    await expect(page.locator("#notice-form")).to_be_hidden()  # supervisors read, never act
-    await expect(page.locator("#recuse-form")).to_be_hidden()
+    row = page.locator(f'#checks tr[data-case-id="{case_id}"]')
+    await expect(page.locator('dd[data-stat="sup.stat.drawn"]')).to_have_text("1")
+    await row.get_by_role("button", name="Record findings").click()
+    await expect(page.locator("#file-parties")).to_contain_text("张三")
     await page.get_by_role("button", name="View: applicant_id.png").click()
     await expect(page.locator("#preview")).to_be_visible()
+    await expect(page.locator('dd[data-stat="sup.stat.drawn"]')).to_have_text("1")
 
 
 async def test_an_admin_assigns_and_edits_the_catalog(client: TestClient, browser: Browser) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notary import decision
 from notary.accounts import create_account, ensure_office
 from notary.cases import CaseState, create_case, set_assigned_notary, transition
 from notary.matters import get_matter, load_catalog, seed
@@ -42,9 +43,15 @@ async def make_world(conn: AsyncConnection, suffix: str = "") -> World:
 
 
 async def case_in_state(
-    conn: AsyncConnection, world: World, to: CaseState, *, matter: str = "birth"
+    conn: AsyncConnection,
+    world: World,
+    to: CaseState,
+    *,
+    matter: str = "birth",
+    outcome: str = "approved",
 ) -> str:
-    """A case moved along the normal path up to `to` (at most decided), by its actors."""
+    """A case moved along the normal path up to `to` (at most decided), by its actors; a
+    decided case through its recorded decision (`outcome`), as notary.decision does it."""
     found = await get_matter(conn, matter)
     assert found is not None
     case = await create_case(
@@ -62,12 +69,15 @@ async def case_in_state(
         (CaseState.ACCEPTED, world.notary, "notary"),
         (CaseState.SCHEDULED, world.notary, "notary"),
         (CaseState.INTERVIEWED, world.notary, "notary"),
-        (CaseState.DECIDED, world.notary, "notary"),
     ]
     for state, actor, role in path:
         if state is CaseState.SUBMITTED and to is CaseState.DRAFT:
             break
         await transition(conn, case.id, state, actor_id=actor, actor_role=role)
         if state is to:
-            break
+            return case.id
+    if to is CaseState.DECIDED:
+        await decision.decide(
+            conn, case.id, notary_id=world.notary, outcome=outcome, reasons="材料真实，符合规定"
+        )
     return case.id

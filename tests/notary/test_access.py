@@ -56,6 +56,17 @@ def test_sight_by_role(viewer: Viewer, drawn: bool, on_case: Sight, on_will: Sig
     assert sight(viewer, WILL, drawn_for_check=drawn) is on_will
 
 
+@pytest.mark.unit
+def test_a_second_notary_reads_the_file_of_their_office_never_a_secret_one() -> None:
+    asked = Viewer("notary2", Role.NOTARY, 1)
+    assert sight(asked, CASE, second_opinion=True) is Sight.FILE
+    assert sight(asked, CASE) is Sight.NONE
+    assert sight(asked, WILL, second_opinion=True) is Sight.NONE
+    assert sight(Viewer("notary2", Role.NOTARY, 2), CASE, second_opinion=True) is Sight.NONE
+    # The flag means nothing for other roles.
+    assert sight(Viewer("admin", Role.ADMIN, 1), CASE, second_opinion=True) is Sight.SUMMARY
+
+
 @pytest.mark.integration
 async def test_listings_follow_the_same_rule(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:

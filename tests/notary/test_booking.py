@@ -391,3 +391,99 @@ async def test_after_the_interview_the_appointment_cannot_change(engine: AsyncEn
                 now=NOW,
             )
         assert stranger.value.code == "appointment_not_found"  # says nothing about the case
+
+
+async def _told(engine: AsyncEngine, appointment_id: str, kind: str) -> set[str]:
+    """Who is still to be told `kind` (pending: withdrawn notices do not count)."""
+    async with engine.connect() as conn:
+        rows = await notifications.for_appointment(conn, appointment_id)
+    return {r["recipient_id"] for r in rows if r["kind"] == kind and r["state"] == "pending"}
+
+
+async def test_a_notary_who_recuses_after_booking_loses_the_interview(
+    engine: AsyncEngine,
+) -> None:
+    world, case_id = await setup(engine)
+    await weekly(engine, world.notary, 0, "09:00", "10:00")
+    await weekly(engine, world.notary2, 0, "09:00", "10:00")
+    async with engine.begin() as conn:
+        case = await get_case(conn, case_id)
+        assert case is not None
+        await recusal.assign(
+            conn, case, notary_id=world.notary, actor_id=world.admin, actor_role="admin"
+        )
+    appointment = await book(engine, world, case_id, utc(2026, 3, 9, 1))
+    assert appointment.notary_id == world.notary
+    async with engine.begin() as conn:
+        case = await get_case(conn, case_id)
+        assert case is not None
+        await recusal.recuse(conn, case, notary_id=world.notary, reason="与申请人系大学同学")
+    async with engine.connect() as conn:
+        after = await booking.get(conn, appointment.id)
+        case = await get_case(conn, case_id)
+        holds = (await conn.execute(sa.select(appointment_holds))).all()
+        entries = (
+            await conn.execute(sa.select(journal_entries).order_by(journal_entries.c.seq))
+        ).all()
+    assert after.state == "cancelled" and after.cancel_reason == "recused"
+    assert case is not None and case.state is CaseState.ACCEPTED
+    assert case.assigned_notary_id is None
+    assert holds == []
+    assert await _told(engine, appointment.id, "cancelled") == {world.applicant}
+    assert await _told(engine, appointment.id, "reminder_1h") == set()  # withdrawn
+    tail = [(e.action, e.actor_id) for e in entries[-4:]]
+    assert tail == [
+        ("case.recusal", world.notary),
+        ("case.unassign", world.notary),
+        ("case.transition", world.notary),
+        ("appointment.cancelled", world.notary),
+    ]
+    # The office assigns another notary; the same time can be booked again, with them.
+    async with engine.begin() as conn:
+        case = await get_case(conn, case_id)
+        assert case is not None
+        await recusal.assign(
+            conn, case, notary_id=world.notary2, actor_id=world.admin, actor_role="admin"
+        )
+    again = await book(engine, world, case_id, utc(2026, 3, 9, 1))
+    assert again.notary_id == world.notary2 and again.state == "booked"
+
+
+async def test_a_declared_conflict_calls_off_the_interview_of_an_unassigned_case(
+    engine: AsyncEngine,
+) -> None:
+    world, case_id = await setup(engine)
+    await weekly(engine, world.notary, 0, "09:00", "10:00")
+    appointment = await book(engine, world, case_id, utc(2026, 3, 9, 1))
+    assert appointment.notary_id == world.notary  # the only one free; the case is unassigned
+    async with engine.begin() as conn:
+        case = await get_case(conn, case_id)
+        assert case is not None and case.assigned_notary_id is None
+        await recusal.declare(  # an in-law is recorded but does not disqualify
+            conn,
+            case,
+            notary_id=world.notary,
+            kind="relative",
+            relationship="in_law",
+            reason="表亲",
+            actor_id=world.applicant,
+            actor_role="applicant",
+        )
+        assert (await booking.get(conn, appointment.id)).state == "booked"
+        await recusal.declare(
+            conn,
+            case,
+            notary_id=world.notary,
+            kind="relative",
+            relationship="sibling",
+            reason="公证员是申请人的哥哥",
+            actor_id=world.applicant,
+            actor_role="applicant",
+        )
+    async with engine.connect() as conn:
+        after = await booking.get(conn, appointment.id)
+        case = await get_case(conn, case_id)
+    assert after.state == "cancelled"
+    assert case is not None and case.state is CaseState.ACCEPTED
+    # The applicant declared it, and is told all the same: their interview is off.
+    assert await _told(engine, appointment.id, "cancelled") == {world.applicant, world.notary}

@@ -162,6 +162,23 @@ async def test_only_the_assigned_notary_issues_and_only_for_a_decided_case(
             assert refused.value.code == "forbidden"
 
 
+async def test_a_refused_case_gets_no_certificate(
+    engine: AsyncEngine, world: World, keyring: Keyring
+) -> None:
+    async with engine.begin() as conn:
+        refused = await case_in_state(conn, world, CaseState.DECIDED, outcome="refused")
+    with pytest.raises(CertificateError) as caught:
+        await _issue(engine, world, keyring, refused)
+    assert caught.value.code == "not_approved"
+    async with engine.connect() as conn:
+        case = await get_case(conn, refused)
+        assert case is not None and case.state is CaseState.DECIDED
+        assert (await conn.execute(sa.select(certificates))).first() is None
+    # Nothing was used up: the next approved case still gets the first number.
+    approved = await _issue(engine, world, keyring, await _decided(engine, world))
+    assert approved.number.endswith("-000001")
+
+
 async def test_verify_by_number_and_code_shows_no_personal_data(
     engine: AsyncEngine, world: World, keyring: Keyring
 ) -> None:

@@ -111,6 +111,59 @@ async def test_decision_after_a_second_opinion(api: TestClient[Any, Any], office
     assert case["case"]["state"] == "decided"
 
 
+async def test_the_second_notary_reads_the_file_while_asked(
+    api: TestClient[Any, Any], office: Office
+) -> None:
+    h, ids = office.headers, office.ids
+    case_id = await _interviewed(api, office)
+    url = f"/api/cases/{case_id}"
+    assert (await api.get(url, headers=h("zhao"))).status == 404  # not asked yet
+    refer = {"kind": "second_notary", "question": "是否真实？", "second_notary_id": ids["zhao"]}
+    referral = (
+        await json_of(await api.post(f"{url}/referrals", json=refer, headers=h("wang")), 201)
+    )["referral"]
+
+    seen = await json_of(await api.get(url, headers=h("zhao")), 200)
+    assert [p["kind"] for p in seen["parties"]] == ["applicant"]  # the file, not a summary
+    asked = await json_of(await api.get(f"{url}/decision", headers=h("zhao")), 200)
+    assert [r["question"] for r in asked["referrals"]] == ["是否真实？"]
+    # Reading only: routes that change the case still do not know it for them.
+    decide = {"outcome": "approved", "reasons": "ok"}
+    assert (await api.post(f"{url}/decision", json=decide, headers=h("zhao"))).status == 404
+    assert (await api.post(f"{url}/recuse", json={"reason": "x"}, headers=h("zhao"))).status == 404
+    assert (await api.get(url, headers=h("qian"))).status == 404  # another notary, not asked
+
+    opinion = {"recommendation": "approved", "record": "属实"}
+    conclusion = f"/api/referrals/{referral['id']}/conclusion"
+    await json_of(await api.post(conclusion, json=opinion, headers=h("zhao")), 201)
+    assert (await api.get(url, headers=h("zhao"))).status == 404  # the referral is closed
+
+
+async def test_archiving_a_refused_case(api: TestClient[Any, Any], office: Office) -> None:
+    h = office.headers
+    case_id = await _interviewed(api, office)
+    url = f"/api/cases/{case_id}"
+    early = await api.post(f"{url}/archive", json={}, headers=h("wang"))
+    assert (await json_of(early, 409))["error"]["code"] == "not_finished"
+    refuse = {"outcome": "refused", "reasons": "声明内容不真实"}
+    await json_of(await api.post(f"{url}/decision", json=refuse, headers=h("wang")), 201)
+    assert (await api.post(f"{url}/archive", json={}, headers=h("zhang"))).status == 403
+    assert (await api.post(f"{url}/archive", json={}, headers=h("zhao"))).status == 404
+    assert (await api.post(f"{url}/archive", json={}, headers=h("sun"))).status == 404
+    done = await api.post(f"{url}/archive", json={"reason": "拒绝，归档"}, headers=h("admin"))
+    assert (await json_of(done, 200))["case"] == {"id": case_id, "state": "archived"}
+    seen = await json_of(await api.get(url, headers=h("zhang")), 200)
+    assert seen["case"]["state"] == "archived"
+
+    approved = await _interviewed(api, office)
+    ok = {"outcome": "approved", "reasons": "属实"}
+    await json_of(
+        await api.post(f"/api/cases/{approved}/decision", json=ok, headers=h("wang")), 201
+    )
+    waits = await api.post(f"/api/cases/{approved}/archive", json={}, headers=h("wang"))
+    assert (await json_of(waits, 409))["error"]["code"] == "decision_mismatch"
+
+
 async def test_delivery_by_post_with_a_receipt(api: TestClient[Any, Any], office: Office) -> None:
     h = office.headers
     case_id = await _issued(api, office)

@@ -13,6 +13,7 @@ from notary import journal
 from notary.materials import MAX_UPLOAD_BYTES
 from signaling import cases_api
 from signaling.appkeys import PLATFORM
+from signaling.ratelimit import RateLimiter
 from tests.notary import material_files as files
 from tests.notary.conftest import postgres_admin_url, postgres_url  # noqa: F401 (fixtures)
 from tests.signaling import case_office
@@ -264,3 +265,32 @@ async def test_uploads_and_new_cases_are_rate_limited(
         ),
         201,
     )
+
+
+async def test_registration_is_limited_per_client_address(
+    api: TestClient[Any, Any], office: Office
+) -> None:
+    """409 tells that a login exists; the limit keeps anyone from listing logins with it."""
+    now = [0.0]
+    platform = api.app[PLATFORM]
+    platform.login_limiter = RateLimiter(rate=1 / 6, burst=5, clock=lambda: now[0])
+
+    async def register(login: str) -> Any:
+        body = {"login": login, "password": PASSWORD, "display_name": "x"}
+        return await api.post("/api/applicants", json=body)
+
+    taken = [await register("zhang@mail.example") for _ in range(3)]
+    assert [r.status for r in taken] == [409, 409, 409]
+    assert (await register("new1@mail.example")).status == 201
+    assert (await register("new2@mail.example")).status == 201  # the 5 tokens are spent
+    blocked = await register("liu@mail.example")
+    error = (await json_of(blocked, 429))["error"]
+    assert error["code"] == "rate_limited" and error["details"] == {"retry_after": 6}
+    assert (await register("fresh@mail.example")).status == 429  # even for a new login
+    # Logging in is limited on its own buckets: registering did not spend them.
+    login = await api.post(
+        "/api/auth/login", json={"login": "zhang@mail.example", "password": PASSWORD}
+    )
+    await json_of(login, 200)
+    now[0] += 6
+    assert (await register("fresh@mail.example")).status == 201

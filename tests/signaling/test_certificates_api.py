@@ -105,6 +105,7 @@ async def test_issuing_is_for_the_cases_notary_only(client: TestClient, world: W
     async with client.app[PLATFORM].engine.begin() as conn:
         decided = await case_in_state(conn, world, CaseState.DECIDED)
         interviewed = await case_in_state(conn, world, CaseState.INTERVIEWED)
+        refused = await case_in_state(conn, world, CaseState.DECIDED, outcome="refused")
     url = f"/api/cases/{decided}/certificate"
     notary = _bearer(client, world.notary, "notary", world.office)
     cases = [
@@ -118,6 +119,11 @@ async def test_issuing_is_for_the_cases_notary_only(client: TestClient, world: W
         response = await client.post(path, json=body, headers=headers)
         assert response.status == status, (path, status, await response.text())
         assert "code" in (await response.json())["error"]
+    response = await client.post(
+        f"/api/cases/{refused}/certificate", json=STATEMENT, headers=notary
+    )
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "not_approved"
 
 
 async def test_verification_is_rate_limited(client: TestClient) -> None:

@@ -3,12 +3,14 @@ recusal, and who sees what (notaries, site officers, admins, supervisors)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from notary import journal
+from notary import checks, journal
+from notary.cases import CaseState, transition
 from signaling.appkeys import PLATFORM
 from tests.notary import material_files as files
 from tests.notary.conftest import postgres_admin_url, postgres_url  # noqa: F401 (fixtures)
@@ -140,3 +142,30 @@ async def test_who_sees_what(api: TestClient[Any, Any], office: Office) -> None:
         await api.post("/api/supervision/draws", json={"count": 1}, headers=h("wang"))
     ).status == 403
     assert (await api.get(f"/api/cases/{will_id}", headers=h("admin"))).status == 200
+
+
+async def test_a_draw_that_races_another_answers_409(
+    api: TestClient[Any, Any], office: Office
+) -> None:
+    h, ids = office.headers, office.ids
+    case_id = await open_case(api, office, "birth")
+    engine = api.app[PLATFORM].engine
+    async with engine.begin() as conn:
+        await transition(
+            conn, case_id, CaseState.SUBMITTED, actor_id=ids["zhang"], actor_role="applicant"
+        )
+    async with engine.begin() as conn:  # another supervisor's draw, not yet committed
+        assert await checks.draw(conn, supervisor_id=ids["super"], count=1) == [case_id]
+        racing = asyncio.create_task(
+            api.post("/api/supervision/draws", json={"count": 1}, headers=h("super"))
+        )
+        await asyncio.sleep(0.5)
+        assert not racing.done()
+    response = await racing
+    if engine.dialect.name == "postgresql":
+        body = await json_of(response, 409)
+        assert body["error"]["code"] == "draw_conflict"
+    else:  # SQLite serializes the two transactions: the second finds nothing left
+        assert (await json_of(response, 201))["drawn"] == []
+    again = await api.post("/api/supervision/draws", json={"count": 1}, headers=h("super"))
+    assert (await json_of(again, 201))["drawn"] == []

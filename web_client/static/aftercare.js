@@ -1,6 +1,7 @@
 "use strict";
-// The office's side after the interview: decide (or refer first), give second opinions, and move
-// deliveries on. Notaries see their own cases; an admin sees the office's deliveries.
+// The office's side after the interview: decide (or refer first), give second opinions, move
+// deliveries on, archive finished cases. Notaries see their own cases; an admin sees the office's
+// deliveries and archives delivered cases.
 
 NotaryI18n.register("zh-CN", {
   "ac.title": "审批与送达",
@@ -12,6 +13,10 @@ NotaryI18n.register("zh-CN", {
   "ac.opinions": "请我提出意见",
   "ac.deliveries": "送达",
   "ac.none": "没有待办。",
+  "ac.toArchive": "待归档",
+  "ac.archive": "归档",
+  "ac.archiveNote": "归档说明（可选）",
+  "ac.refused": "不予办理",
   "ac.reasons": "理由",
   "ac.approve": "准予公证",
   "ac.refuse": "不予办理",
@@ -52,6 +57,8 @@ NotaryI18n.register("zh-CN", {
   "error.invalid_tracking_number": "请填写正确的运单号。",
   "error.invalid_reasons": "请填写理由。",
   "error.not_issued": "公证书尚未出具。",
+  "error.not_finished": "案件尚未办结，不能归档。",
+  "error.decision_mismatch": "准予办理的案件须出具公证书并送达后归档。",
   "error.generic": "出错了：",
 });
 NotaryI18n.register("en", {
@@ -64,6 +71,10 @@ NotaryI18n.register("en", {
   "ac.opinions": "Second opinions asked of me",
   "ac.deliveries": "Delivery",
   "ac.none": "Nothing to do.",
+  "ac.toArchive": "To archive",
+  "ac.archive": "Archive",
+  "ac.archiveNote": "Note (optional)",
+  "ac.refused": "refused",
   "ac.reasons": "Reasons",
   "ac.approve": "Approve",
   "ac.refuse": "Refuse",
@@ -104,6 +115,8 @@ NotaryI18n.register("en", {
   "error.invalid_tracking_number": "Enter a valid tracking number.",
   "error.invalid_reasons": "Give the reasons.",
   "error.not_issued": "The certificate is not issued yet.",
+  "error.not_finished": "The case is not finished: it cannot be archived yet.",
+  "error.decision_mismatch": "An approved case is archived once its certificate is delivered.",
   "error.generic": "Something went wrong: ",
 });
 
@@ -247,6 +260,30 @@ async function deliveryItem(c) {
   return li;
 }
 
+function archiveItem(c, refused) {
+  const li = element("li");
+  li.dataset.caseId = c.id;
+  li.append(element("strong", c.matter_name), ` · ${refused ? t("ac.refused") : t(`state.${c.state}`)}`);
+  const note = input("reason", 500);
+  li.append(field("ac.archiveNote", note));
+  li.append(button("ac.archive", () => act(() => api("POST", `/api/cases/${c.id}/archive`, { reason: note.value || undefined })), true));
+  return li;
+}
+
+async function toArchive(cases, isNotary) {
+  // A refused case is finished once decided; only its notary reads the decision to know.
+  const refused = isNotary
+    ? (await Promise.all(cases.filter((c) => c.state === "decided").map(async (c) => {
+      const { decision } = await api("GET", `/api/cases/${c.id}/decision`);
+      return decision && decision.outcome === "refused" ? c : null;
+    }))).filter(Boolean)
+    : [];
+  return [
+    ...refused.map((c) => archiveItem(c, true)),
+    ...cases.filter((c) => c.state === "delivered").map((c) => archiveItem(c, false)),
+  ];
+}
+
 function fill(id, items) {
   document.getElementById(id).replaceChildren(...(items.length ? items : [element("li", t("ac.none"), "muted")]));
 }
@@ -265,6 +302,7 @@ async function showDesk() {
   }
   const deliveries = await Promise.all(cases.filter((c) => ["decided", "certificate_issued"].includes(c.state)).map(deliveryItem));
   fill("to-deliver", deliveries.filter(Boolean));
+  fill("to-archive", await toArchive(cases, isNotary));
 }
 
 document.getElementById("login-form").addEventListener("submit", async (event) => {

@@ -30,6 +30,12 @@ const NotaryI18n = (() => {
     root.querySelectorAll("[data-lang-switch]").forEach((el) => {
       el.setAttribute("aria-pressed", String(el.dataset.langSwitch === lang));
     });
+    // The tab's title follows the page's heading, in the same language.
+    const heading = document.querySelector("h1[data-i18n], h1 > [data-i18n]");
+    if (heading) {
+      const name = t(heading.dataset.i18n);
+      document.title = name.includes("NotaryLink") ? name : `${name} · NotaryLink`;
+    }
     document.dispatchEvent(new CustomEvent("notarylink:lang", { detail: lang }));
   }
 

@@ -14,6 +14,8 @@ NotaryI18n.register("zh-CN", {
   "review.flags": "标记",
   "review.waiting": "已等待",
   "review.hours": "{n} 小时",
+  "review.supervisionMoved": "统计、随机抽查和抽中案件的卷宗在监督管理页面：",
+  "review.supervisionLink": "前往监督管理",
   "review.open": "打开",
   "review.office": "本处案件（分配）",
   "review.state": "状态",
@@ -42,7 +44,6 @@ NotaryI18n.register("zh-CN", {
   "review.noItems": "请至少填写一项问题，或直接受理。",
   "review.noticeN": "第 {n} 次通知",
   "review.busy": "请稍候…",
-  "review.statistics": "统计",
   "review.catalog": "公证事项目录（管理员）",
   "review.catalogMatter": "事项",
   "review.catalogFee": "基准收费（元）",
@@ -51,14 +52,6 @@ NotaryI18n.register("zh-CN", {
   "review.catalogActive": "对外提供",
   "review.catalogSave": "保存修改",
   "review.catalogSaved": "已保存（第 {n} 版）。",
-  "review.stat.total": "案件总数",
-  "review.stat.waiting": "待预审（最长等待）",
-  "review.stat.priority": "优先办理案件",
-  "review.stat.drawn": "已抽查",
-  "review.drawCount": "随机抽取案件数",
-  "review.draw": "随机抽查",
-  "review.drawn": "抽查的案件",
-  "review.drewN": "抽取了 {n} 件。",
   "mode.commitment_signed": "已签署承诺",
   "mode.shared_data_ok": "同意共享核验",
 });
@@ -74,6 +67,8 @@ NotaryI18n.register("en", {
   "review.flags": "Flags",
   "review.waiting": "Waiting",
   "review.hours": "{n} h",
+  "review.supervisionMoved": "Statistics, random checks and the files of drawn cases are on the supervision page: ",
+  "review.supervisionLink": "go to Supervision",
   "review.open": "Open",
   "review.office": "Office cases (assignment)",
   "review.state": "State",
@@ -102,7 +97,6 @@ NotaryI18n.register("en", {
   "review.noItems": "Name at least one problem, or accept the case.",
   "review.noticeN": "Notice no. {n}",
   "review.busy": "Please wait…",
-  "review.statistics": "Statistics",
   "review.catalog": "Matter catalog (admin)",
   "review.catalogMatter": "Matter",
   "review.catalogFee": "Base fee (CNY)",
@@ -111,14 +105,6 @@ NotaryI18n.register("en", {
   "review.catalogActive": "Offered",
   "review.catalogSave": "Save",
   "review.catalogSaved": "Saved (revision {n}).",
-  "review.stat.total": "Cases",
-  "review.stat.waiting": "Waiting for pre-review (longest)",
-  "review.stat.priority": "Priority cases",
-  "review.stat.drawn": "Drawn for checks",
-  "review.drawCount": "Cases to draw at random",
-  "review.draw": "Draw for a check",
-  "review.drawn": "Cases drawn for a check",
-  "review.drewN": "{n} drawn.",
   "mode.commitment_signed": "commitment signed",
   "mode.shared_data_ok": "shared-data check agreed",
 });
@@ -152,7 +138,7 @@ async function showDesk() {
       return tr;
     }));
   }
-  if (role === "supervisor") await showSupervision();
+  if (role === "supervisor") showSupervision();
   if (role === "admin") await showCatalog();
   if (role === "admin") {
     document.getElementById("office-section").hidden = false;
@@ -161,45 +147,10 @@ async function showDesk() {
   }
 }
 
-async function showSupervision() {
+function showSupervision() {
+  // Statistics, draws and the drawn files are the supervisor's desk (supervise.html).
   document.getElementById("supervision-section").hidden = false;
-  const { statistics: stats } = await api("GET", "/api/supervision/statistics");
-  const total = Object.values(stats.cases_by_state).reduce((a, b) => a + b, 0);
-  const rows = [
-    ["review.stat.total", String(total)],
-    ["review.stat.waiting", `${stats.waiting_for_review.count} (${hours(stats.waiting_for_review.max_hours)})`],
-    ["review.stat.priority", String(stats.priority_cases)],
-    ["review.stat.drawn", String(stats.drawn_for_check)],
-  ];
-  for (const [state, count] of Object.entries(stats.cases_by_state)) {
-    if (count) rows.push([`state.${state}`, String(count)]);
-  }
-  document.getElementById("statistics").replaceChildren(...rows.flatMap(([key, value]) => {
-    const dd = element("dd", value);
-    dd.dataset.stat = key;
-    return [element("dt", NotaryI18n.t(key)), dd];
-  }));
-  const drawn = await api("GET", `/api/cases?lang=${NotaryI18n.lang}`);
-  document.getElementById("drawn-cases").replaceChildren(...drawn.cases.map((c) => {
-    const li = element("li");
-    const open = element("button", NotaryI18n.t("review.open"));
-    open.type = "button";
-    open.addEventListener("click", () => openCase(c.id));
-    li.append(`${c.matter_name} · ${NotaryI18n.t(`state.${c.state}`)} `, open);
-    return li;
-  }));
 }
-
-document.getElementById("draw").addEventListener("click", async () => {
-  try {
-    const count = Number(document.getElementById("draw-count").value);
-    const result = await api("POST", "/api/supervision/draws", { count });
-    await showSupervision();
-    say(NotaryI18n.t("review.drewN").replace("{n}", result.drawn.length));
-  } catch (error) {
-    say(explain(error));
-  }
-});
 
 let catalog = [];
 

@@ -1,5 +1,7 @@
 "use strict";
-// The supervisor's desk: complaints to answer, random checks (双随机) and their findings, ratings.
+// The supervisor's desk: statistics, complaints to answer, random checks (双随机) with the drawn
+// case's file (read only) and findings, ratings. The one page for supervisors (review.html links
+// here).
 
 NotaryI18n.register("zh-CN", {
   "sup.title": "监督管理",
@@ -27,6 +29,17 @@ NotaryI18n.register("zh-CN", {
   "sup.findingsOf": "检查意见：{matter}",
   "sup.ratings": "满意度评价",
   "sup.ratingLine": "共 {count} 条；好评 {good}，中评 {fair}，差评 {poor}；平均 {mean} 分",
+  "sup.statistics": "统计（不含个人信息）",
+  "sup.stat.total": "案件总数",
+  "sup.stat.waiting": "待预审（最长等待）",
+  "sup.stat.priority": "优先办理案件",
+  "sup.stat.drawn": "已抽查",
+  "sup.hours": "{n} 小时",
+  "sup.file": "卷宗（只读）",
+  "sup.fileHelp": "抽中的案件可查阅卷宗；秘密案件（遗嘱）不会被抽中。",
+  "sup.view": "查看",
+  "sup.commitment": "已签署承诺",
+  "sup.sharedData": "同意共享核验",
   "sup.busy": "请稍候……",
   "sup.saved": "已保存。",
   "complaint.open": "待答复",
@@ -65,6 +78,17 @@ NotaryI18n.register("en", {
   "sup.findingsOf": "Findings: {matter}",
   "sup.ratings": "Satisfaction ratings",
   "sup.ratingLine": "{count} ratings; good {good}, fair {fair}, poor {poor}; mean score {mean}",
+  "sup.statistics": "Statistics (no personal data)",
+  "sup.stat.total": "Cases",
+  "sup.stat.waiting": "Waiting for pre-review (longest)",
+  "sup.stat.priority": "Priority cases",
+  "sup.stat.drawn": "Drawn for checks",
+  "sup.hours": "{n} h",
+  "sup.file": "Case file (read only)",
+  "sup.fileHelp": "A drawn case's file may be read; secret cases (wills) are never drawn.",
+  "sup.view": "View",
+  "sup.commitment": "commitment signed",
+  "sup.sharedData": "shared-data check agreed",
   "sup.busy": "Please wait…",
   "sup.saved": "Saved.",
   "complaint.open": "Awaiting answer",
@@ -82,6 +106,7 @@ const { explain, session, call, element } = NotaryCases;
 const auth = session("supervise");
 const status = document.getElementById("message");
 let currentCheck = null;
+let previewUrl = null;
 
 function say(text) { status.textContent = text; }
 function api(method, path, body) { return call(auth, method, path, body); }
@@ -91,7 +116,27 @@ function when(iso) { return iso ? new Date(iso).toLocaleString(NotaryI18n.lang) 
 async function showDesk() {
   document.getElementById("login-form").hidden = true;
   document.getElementById("desk").hidden = false;
-  await Promise.all([showComplaints(), showChecks()]);
+  await Promise.all([showStatistics(), showComplaints(), showChecks()]);
+}
+
+async function showStatistics() {
+  const { statistics: stats } = await api("GET", "/api/supervision/statistics");
+  const total = Object.values(stats.cases_by_state).reduce((a, b) => a + b, 0);
+  const waited = t("sup.hours").replace("{n}", Number(stats.waiting_for_review.max_hours || 0).toFixed(1));
+  const rows = [
+    ["sup.stat.total", String(total)],
+    ["sup.stat.waiting", `${stats.waiting_for_review.count} (${waited})`],
+    ["sup.stat.priority", String(stats.priority_cases)],
+    ["sup.stat.drawn", String(stats.drawn_for_check)],
+  ];
+  for (const [state, count] of Object.entries(stats.cases_by_state)) {
+    if (count) rows.push([`state.${state}`, String(count)]);
+  }
+  document.getElementById("statistics").replaceChildren(...rows.flatMap(([key, value]) => {
+    const dd = element("dd", value);
+    dd.dataset.stat = key;
+    return [element("dt", t(key)), dd];
+  }));
 }
 
 async function showComplaints() {
@@ -148,9 +193,52 @@ async function showChecks() {
     .replace("{poor}", r.by_grade.poor).replace("{mean}", r.mean_score ?? "—");
 }
 
+async function showFile(caseId) {
+  const file = await api("GET", `/api/cases/${caseId}?lang=${NotaryI18n.lang}`);
+  document.getElementById("file-parties").replaceChildren(...(file.parties || []).map((p) => element(
+    "li", `${p.name} · ${t(`party.${p.kind}`)}${p.relationship ? ` · ${t(`rel.${p.relationship}`)}` : ""}`,
+  )));
+  document.getElementById("file-materials").replaceChildren(...(file.materials || []).map((m) => {
+    const li = element("li");
+    if (m.kind === "upload") {
+      const view = element("button", `${t("sup.view")}: ${m.file_name}`);
+      view.type = "button";
+      view.addEventListener("click", () => openMaterial(caseId, m).catch((error) => say(explain(error))));
+      li.append(view);
+    } else {
+      li.append(t(m.kind === "commitment" ? "sup.commitment" : "sup.sharedData"));
+    }
+    const needed = (file.matter.materials || []).find((r) => r.code === m.requirement);
+    li.prepend(`${needed ? needed.name : m.requirement}: `);
+    return li;
+  }));
+}
+
+async function openMaterial(caseId, material) {
+  // The file needs the bearer token: fetched here, shown from a blob URL in a sandboxed frame.
+  const response = await fetch(`/api/cases/${caseId}/materials/${material.id}/content`, {
+    headers: { Authorization: `Bearer ${auth.token}` },
+  });
+  if (!response.ok) { say(explain((await response.json()).error)); return; }
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = URL.createObjectURL(await response.blob());
+  if (material.content_type === "application/pdf") {
+    window.open(previewUrl, "_blank", "noopener");
+  } else {
+    const frame = document.getElementById("preview");
+    frame.src = previewUrl;
+    frame.hidden = false;
+  }
+}
+
 async function openFindings(check) {
+  const changed = !currentCheck || currentCheck.case_id !== check.case_id;
   currentCheck = check;
   const data = await api("GET", `/api/cases/${check.case_id}/findings`);
+  if (changed) {
+    document.getElementById("preview").hidden = true;
+    await showFile(check.case_id);
+  }
   document.getElementById("finding-section").hidden = false;
   document.getElementById("finding-title").textContent = t("sup.findingsOf").replace("{matter}", check.matter_code);
   document.getElementById("findings").replaceChildren(...data.findings.map((f) =>
@@ -178,7 +266,7 @@ document.getElementById("draw-form").addEventListener("submit", async (event) =>
   try {
     const data = await api("POST", "/api/supervision/draws", { count });
     say(t("sup.drewN").replace("{n}", data.drawn.length));
-    await showChecks();
+    await Promise.all([showChecks(), showStatistics()]);
   } catch (error) {
     say(explain(error));
   }
