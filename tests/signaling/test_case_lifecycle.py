@@ -26,6 +26,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from notary import journal
+from recorder.store_source import StoreSource
+from recorder.verify import verify
 from signaling.appkeys import PLATFORM
 from tests.media.harness import wait_for
 from tests.notary import material_files as files
@@ -106,7 +108,7 @@ def _offset(instant: str, zone: str) -> str:
 
 
 def _moved(entry: journal.JournalEntry) -> str:
-    """ "before->after" of a state change, "" for any other entry."""
+    """A state change as "before->after"; empty for any other entry."""
     if entry.action != "case.transition":
         return ""
     return f"{(entry.before or {}).get('state')}->{(entry.after or {}).get('state')}"
@@ -195,7 +197,7 @@ async def test_a_case_from_application_to_a_verified_certificate(
     await applicant.wait_for("session_state")
     await wait_for(lambda: applicant.frames_from(notary.participant_id, "video") >= 30, 20, "media")
     await notary.send(
-        {"type": "record_entry", "question": "您与被继承人是什么关系？", "answer": "父子"}
+        {"type": "record_entry", "question": "您与张大是什么关系？", "answer": "父子，张大是我父亲"}
     )
     await notary.send({"type": "record_entry", "question": "所述是否属实？", "answer": "属实"})
     await notary.send({"type": "record_delivery", "method": "electronic"})
@@ -214,7 +216,22 @@ async def test_a_case_from_application_to_a_verified_certificate(
     assert await _until_state(api, office, case_id, "interviewed") == "interviewed"
     await notary.send({"type": "end"})
     await wait_for(lambda: any(e.get("state") == "ended" for e in applicant.events), 15, "end")
+    spool = platform.settings.data_dir / "spool"
+    # The seal starts a moment after the end; wait for it to start, then for it to finish.
+    await wait_for(lambda: any(spool.glob("*/sealed/manifest.json")), 30, "the seal")
     await platform.wait_for_seals()
+    # The sealed evidence verifies and holds the link from the confirmed record to the case.
+    (session,) = spool.iterdir()
+    source = StoreSource.for_session(
+        platform.store, platform.settings.evidence_bucket, session.name
+    )
+    evidence = verify(source, trusted_key=platform.recorder.key.public_key())
+    assert evidence.ok, evidence.as_dict()
+    manifest = json.loads(source.read("manifest.json") or b"{}")
+    (link,) = [
+        e["body"] for e in manifest["entries"] if e["body"].get("type") == "record_case_link"
+    ]
+    assert (link["case_ref"], link["moved"], link["reason"]) == (case_id, True, "interviewed")
 
     # 5. Wang approves and issues the certificate; the applicant downloads it.
     decide = {"outcome": "approved", "reasons": "亲属关系经询问及共享数据核实属实。"}
@@ -308,10 +325,9 @@ async def test_a_case_from_application_to_a_verified_certificate(
     ]
     by_staff = {e.actor_id for e in entries if e.actor_role == "notary"}
     assert by_staff == {ids["wang"]}
-    interviewed = next(e for e in entries if _moved(e) == "scheduled->interviewed")
-    assert room_id in (interviewed.reason or "") and text["text_sha256"] in (
-        interviewed.reason or ""
-    )
-    sealed = next(e for e in entries if e.action == "certificate.issued")
+    # The session's notary moved it, naming the session and the text the applicant confirmed.
+    why = next(e.reason or "" for e in entries if _moved(e) == "scheduled->interviewed")
+    assert room_id in why and text["text_sha256"] in why
+    issued_entry = next(e for e in entries if e.action == "certificate.issued")
     assert issued["pdf_sha256"] == hashlib.sha256(pdf).hexdigest()
-    assert issued["pdf_sha256"] in json.dumps(sealed.after)
+    assert issued["pdf_sha256"] in json.dumps(issued_entry.after)
