@@ -21,9 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notary import journal
-from notary.accounts import get_account
 from notary.cases import Case, CaseError, CaseState, get_case, transition
-from notary.recusal import RecusalConflict, conflicts_of
+from notary.recusal import RecusalConflict, conflicts_of, require_notary_of_office
 from notary.roles import Role
 from notary.tables import case_decisions, case_referrals
 
@@ -263,14 +262,7 @@ async def _check_second_notary(conn: AsyncConnection, case: Case, notary_id: str
     """Another active notary of the office, with no conflict (the assignment rules of recusal)."""
     if notary_id == case.assigned_notary_id:
         raise CaseError("invalid_second_notary", "the second opinion comes from another notary")
-    notary = await get_account(conn, notary_id)
-    if (
-        notary is None
-        or notary.role is not Role.NOTARY
-        or notary.disabled
-        or notary.office_id != case.office_id
-    ):
-        raise CaseError("not_a_notary", "no active notary of this case's office has that id")
+    await require_notary_of_office(conn, case, notary_id)
     reasons = await conflicts_of(conn, case, notary_id)
     if reasons:
         raise RecusalConflict(reasons)

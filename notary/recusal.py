@@ -95,7 +95,8 @@ async def conflicts_of(conn: AsyncConnection, case: Case, notary_id: str) -> lis
     return sorted(set(reasons))
 
 
-async def _require_notary_of_office(conn: AsyncConnection, case: Case, notary_id: str) -> None:
+async def require_notary_of_office(conn: AsyncConnection, case: Case, notary_id: str) -> None:
+    """An active notary of the case's office (assignment, declarations, second opinions)."""
     notary = await get_account(conn, notary_id)
     if (
         notary is None
@@ -136,7 +137,7 @@ async def declare(
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise CaseError("invalid_declaration", f"a reason of 1 to {MAX_REASON} characters")
-    await _require_notary_of_office(conn, case, notary_id)
+    await require_notary_of_office(conn, case, notary_id)
     conflict = await _insert(conn, case, notary_id, actor_id, kind, relationship, reason)
     await journal.append(
         conn,
@@ -160,7 +161,7 @@ async def recuse(conn: AsyncConnection, case: Case, *, notary_id: str, reason: s
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise CaseError("invalid_declaration", f"a reason of 1 to {MAX_REASON} characters")
-    await _require_notary_of_office(conn, case, notary_id)
+    await require_notary_of_office(conn, case, notary_id)
     conflict = await _insert(conn, case, notary_id, notary_id, "recusal", None, reason)
     await journal.append(
         conn,
@@ -182,7 +183,7 @@ async def assign(
     """Assign the case to a notary of its office; RecusalConflict if they must not handle it."""
     if case.state not in ASSIGNABLE_STATES:
         raise CaseError("not_assignable", f"a {case.state.value} case keeps its notary")
-    await _require_notary_of_office(conn, case, notary_id)
+    await require_notary_of_office(conn, case, notary_id)
     reasons = await conflicts_of(conn, case, notary_id)
     if reasons:
         await journal.append(

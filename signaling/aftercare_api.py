@@ -15,7 +15,6 @@ A case or complaint the caller may not see answers 404, like a missing one.
 from __future__ import annotations
 
 import asyncio
-import urllib.parse
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -31,22 +30,24 @@ from recorder.store import ObjectExists
 from signaling.appkeys import PLATFORM
 from signaling.auth import require
 from signaling.bodies import read_json, take
-from signaling.cases_api import CASE_ERRORS, CASE_ID, case_error, load_case
+from signaling.cases_api import (
+    APPLICANT_SIDE,
+    CASE_ERRORS,
+    CASE_ID,
+    case_error,
+    lang_of,
+    load_case,
+)
 from signaling.errors import ApiError
 from signaling.openapi import Api
+from signaling.stored_files import stored_file
+from signaling.uploads import check_multipart, read_file_part
 
-UPLOAD_CHUNK = 64 * 1024
-MULTIPART_OVERHEAD = 64 * 1024
 OFFICE_SIDE = (Role.NOTARY, Role.ADMIN)
-APPLICANT_SIDE = (Role.APPLICANT, Role.SITE_OFFICER)
 
 
 def _not_found(what: str = "case") -> ApiError:
     return ApiError(404, f"{what}_not_found", f"no such {what}")
-
-
-def _lang(request: web.Request) -> str:
-    return "en" if request.query.get("lang") == "en" else "zh-CN"
 
 
 async def _summary(conn: AsyncConnection, case: Case, lang: str) -> dict[str, Any]:
@@ -120,7 +121,7 @@ async def post_referral(request: web.Request) -> web.Response:
 async def referral_queue(request: web.Request) -> web.Response:
     """The open second-opinion requests addressed to the calling notary."""
     claims = require(request, Role.NOTARY)
-    lang = _lang(request)
+    lang = lang_of(request)
     items = []
     async with request.app[PLATFORM].engine.connect() as conn:
         for referral in await decision.awaiting_opinion(conn, claims.account_id):
@@ -239,29 +240,15 @@ async def post_archive(request: web.Request) -> web.Response:
 
 async def _read_file(request: web.Request) -> tuple[str, bytes]:
     """(file name, bytes) of the one `file` field of a multipart form, size-limited as read."""
-    if request.content_type != "multipart/form-data":
-        raise ApiError(415, "unsupported_media_type", "send the file as multipart/form-data")
-    limit = materials.MAX_UPLOAD_BYTES
-    if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
-        raise ApiError(413, "too_large", f"a file may have at most {limit} bytes")
+    check_multipart(request)
     reader = await request.multipart()
     part = await reader.next()
     if not isinstance(part, BodyPartReader) or part.name != "file":
         raise ApiError(400, "malformed_upload", "the form has one field: file")
-    try:
-        file_name = materials.check_file_name(urllib.parse.unquote(part.filename or ""))
-    except materials.MaterialRejected as exc:
-        raise ApiError(400, exc.code, exc.message, {"field": "file"}) from None
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await part.read_chunk(UPLOAD_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"a file may have at most {limit} bytes")
-        chunks.append(chunk)
+    file_name, data = await read_file_part(part)
     if await reader.next() is not None:
         raise ApiError(400, "malformed_upload", "the form has one field: file")
-    return file_name, b"".join(chunks)
+    return file_name, data
 
 
 async def put_receipt(request: web.Request) -> web.Response:
@@ -317,21 +304,11 @@ async def get_receipt(request: web.Request) -> web.Response:
         found = await delivery.get_delivery(conn, case.id)
     if found is None or found.receipt_key is None:
         raise ApiError(404, "receipt_not_found", "no receipt is attached")
-    data = await asyncio.to_thread(
-        platform.store.read,
-        platform.settings.materials_bucket,
+    return await stored_file(
+        platform,
         found.receipt_key,
         found.receipt_version_id,
-    )
-    return web.Response(
-        body=data,
-        content_type=found.receipt_content_type or "application/octet-stream",
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; "
-            "style-src 'unsafe-inline'",
-        },
+        content_type=found.receipt_content_type,
     )
 
 
@@ -396,7 +373,7 @@ async def post_complaint(request: web.Request) -> web.Response:
 
 async def complaint_queue(request: web.Request) -> web.Response:
     claims = require(request, Role.SUPERVISOR)
-    lang = _lang(request)
+    lang = lang_of(request)
     state = request.query.get("state")
     items = []
     async with request.app[PLATFORM].engine.connect() as conn:

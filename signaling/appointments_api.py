@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -28,8 +27,8 @@ from signaling.appkeys import PLATFORM
 from signaling.auth import require
 from signaling.bodies import read_json, take
 from signaling.errors import ApiError
+from signaling.http_limits import AppLimiters, enforce
 from signaling.openapi import Api
-from signaling.ratelimit import RateLimiter
 from signaling.tokens import SessionClaims
 
 T = TypeVar("T")
@@ -47,10 +46,8 @@ _BAD_INPUT = {
 }
 # Changes: 10 at once, then one every 10 s per account (a script cannot churn slots). Slot
 # searches: 30 at once, then one a second (each walks every window of the office's notaries).
-_limiters: weakref.WeakKeyDictionary[web.Application, dict[str, RateLimiter]] = (
-    weakref.WeakKeyDictionary()
-)
 _LIMITS = {"change": (0.1, 10), "search": (1.0, 30)}
+_limiters = AppLimiters(_LIMITS)
 
 
 def _now() -> dt.datetime:
@@ -58,16 +55,7 @@ def _now() -> dt.datetime:
 
 
 def _limit(request: web.Request, claims: SessionClaims, kind: str = "change") -> None:
-    per_app = _limiters.setdefault(request.app, {})
-    if kind not in per_app:
-        rate, burst = _LIMITS[kind]
-        per_app[kind] = RateLimiter(rate=rate, burst=burst)
-    limiter = per_app[kind]
-    if not limiter.allow(claims.account_id):
-        retry = max(1, round(limiter.retry_after(claims.account_id)))
-        raise ApiError(
-            429, "rate_limited", f"too many changes; try again in {retry} s", {"retry_after": retry}
-        )
+    enforce(_limiters.of(request.app, kind), claims.account_id, "changes")
 
 
 def _domain_error(exc: BookingError | AvailabilityError | CaseError) -> ApiError:

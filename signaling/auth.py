@@ -12,6 +12,7 @@ from notary.roles import Role
 from signaling.appkeys import PLATFORM
 from signaling.bodies import read_json, take
 from signaling.errors import ApiError
+from signaling.http_limits import enforce
 from signaling.openapi import Api
 from signaling.tokens import SessionClaims, TokenError
 
@@ -34,14 +35,7 @@ async def login(request: web.Request) -> web.Response:
     password = take(body, "password", str, max_length=1024)
     # Two limits: per client address (spraying many logins) and per login (guessing one).
     for key in (f"ip:{request.remote}", f"login:{login_name.strip().lower()}"):
-        if not platform.login_limiter.allow(key):
-            retry = max(1, round(platform.login_limiter.retry_after(key)))
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"too many attempts; try again in {retry} s",
-                {"retry_after": retry},
-            )
+        enforce(platform.login_limiter, key, "attempts")
     async with platform.engine.begin() as conn:
         account = await authenticate(conn, login_name, password)
     if account is None:

@@ -7,8 +7,6 @@ applicant side may change a case only while it is a draft or returned (notary.ca
 from __future__ import annotations
 
 import asyncio
-import urllib.parse
-import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,38 +29,24 @@ from signaling.appkeys import PLATFORM
 from signaling.auth import account_json, require
 from signaling.bodies import read_json, take
 from signaling.errors import ApiError
+from signaling.http_limits import AppLimiters, enforce
 from signaling.openapi import Api
-from signaling.ratelimit import RateLimiter
+from signaling.stored_files import stored_file
 from signaling.tokens import SessionClaims
+from signaling.uploads import check_multipart, read_file_part
 
 APPLICANT_SIDE = (Role.APPLICANT, Role.SITE_OFFICER)
-UPLOAD_CHUNK = 64 * 1024
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries and the small fields around the file
 # Client errors from the domain that are about the request's content, not the case's state.
 _BAD_INPUT_PREFIXES = ("invalid_", "unknown_", "too_many_")
 
 
 # Per caller: a family's paperwork goes through at once, a script filling the store does not.
 LIMITS = {"upload": (1 / 3, 40), "open_case": (1 / 10, 10)}  # (tokens a second, burst)
-_limiters: weakref.WeakKeyDictionary[web.Application, dict[str, RateLimiter]] = (
-    weakref.WeakKeyDictionary()
-)
+_limiters = AppLimiters(LIMITS)
 
 
 def rate_limit(request: web.Request, kind: str, account_id: str) -> None:
-    per_app = _limiters.setdefault(request.app, {})
-    if kind not in per_app:
-        rate, burst = LIMITS[kind]
-        per_app[kind] = RateLimiter(rate=rate, burst=burst)
-    limiter = per_app[kind]
-    if not limiter.allow(account_id):
-        retry = max(1, round(limiter.retry_after(account_id)))
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many requests; try again in {retry} s",
-            {"retry_after": retry},
-        )
+    enforce(_limiters.of(request.app, kind), account_id, "requests")
 
 
 def viewer_of(claims: SessionClaims) -> Viewer:
@@ -139,7 +123,8 @@ async def case_file(conn: AsyncConnection, case: Case, matter: Matter, lang: str
     }
 
 
-def _lang(request: web.Request) -> str:
+def lang_of(request: web.Request) -> str:
+    """The language of texts in the answer: ?lang=en, else Chinese."""
     return "en" if request.query.get("lang") == "en" else "zh-CN"
 
 
@@ -150,15 +135,7 @@ async def register_applicant(request: web.Request) -> web.Response:
     platform = request.app[PLATFORM]
     # A taken login answers 409 (people need to know to log in instead), which tells whether a
     # login exists: limited per client address like logins, so nobody can list accounts by it.
-    key = f"register:{request.remote}"
-    if not platform.login_limiter.allow(key):
-        retry = max(1, round(platform.login_limiter.retry_after(key)))
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many attempts; try again in {retry} s",
-            {"retry_after": retry},
-        )
+    enforce(platform.login_limiter, f"register:{request.remote}", "attempts")
     body = await read_json(request)
     login = take(body, "login", str, max_length=320)
     password = take(body, "password", str, max_length=1024)
@@ -249,15 +226,15 @@ async def open_case(request: web.Request) -> web.Response:
         except CaseError as exc:
             raise case_error(exc) from None
         if sight(viewer_of(claims), case) is Sight.FILE:
-            answer = await case_file(conn, case, matter, _lang(request))
+            answer = await case_file(conn, case, matter, lang_of(request))
         else:  # a site officer opening a secret case (a will) does not see its file
-            answer = {"case": case_summary(case, matter, _lang(request))}
+            answer = {"case": case_summary(case, matter, lang_of(request))}
     return web.json_response(answer, status=201)
 
 
 async def list_my_cases(request: web.Request) -> web.Response:
     claims = require(request)
-    lang = _lang(request)
+    lang = lang_of(request)
     async with request.app[PLATFORM].engine.connect() as conn:
         found = await list_cases(conn, visible(viewer_of(claims)))
         known: dict[str, Matter] = {}
@@ -275,9 +252,9 @@ async def get_case_view(request: web.Request) -> web.Response:
     async with request.app[PLATFORM].engine.connect() as conn:
         case, matter = await load_case(conn, request, claims, Sight.SUMMARY, read_only=True)
         if await sight_of(conn, claims, case, read_only=True) is Sight.FILE:
-            answer = await case_file(conn, case, matter, _lang(request))
+            answer = await case_file(conn, case, matter, lang_of(request))
         else:
-            answer = {"case": case_summary(case, matter, _lang(request))}
+            answer = {"case": case_summary(case, matter, lang_of(request))}
     return web.json_response(answer)
 
 
@@ -304,11 +281,7 @@ async def add_party(request: web.Request) -> web.Response:
 
 async def _read_upload(request: web.Request) -> tuple[str, str, bytes]:
     """(requirement, file name, bytes) from a multipart form, refusing oversize while reading."""
-    if request.content_type != "multipart/form-data":
-        raise ApiError(415, "unsupported_media_type", "send the file as multipart/form-data")
-    limit = materials.MAX_UPLOAD_BYTES
-    if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
-        raise ApiError(413, "too_large", f"a file may have at most {limit} bytes")
+    check_multipart(request)
     reader = await request.multipart()
     requirement: str | None = None
     file_name: str | None = None
@@ -320,20 +293,7 @@ async def _read_upload(request: web.Request) -> tuple[str, str, bytes]:
             raw = await part.read_chunk(200)
             requirement = raw.decode("utf-8", "replace").strip()
         elif part.name == "file" and data is None:
-            try:
-                # Some clients percent-encode non-ASCII names; decoding first also means an
-                # encoded "../" is seen, and refused, as the path it is.
-                file_name = materials.check_file_name(urllib.parse.unquote(part.filename or ""))
-            except materials.MaterialRejected as exc:
-                raise ApiError(400, exc.code, exc.message, {"field": "file"}) from None
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := await part.read_chunk(UPLOAD_CHUNK):
-                size += len(chunk)
-                if size > limit:  # stop reading: the rest never reaches memory
-                    raise ApiError(413, "too_large", f"a file may have at most {limit} bytes")
-                chunks.append(chunk)
-            data = b"".join(chunks)
+            file_name, data = await read_file_part(part)
         else:
             raise ApiError(400, "malformed_upload", "the form has the fields requirement and file")
     if not requirement or data is None or file_name is None:
@@ -448,24 +408,12 @@ async def material_content(request: web.Request) -> web.Response:
         material = await materials.get_material(conn, case.id, request.match_info["material_id"])
     if material is None or material.object_key is None:
         raise ApiError(404, "material_not_found", "no such file")
-    data = await asyncio.to_thread(
-        platform.store.read,
-        platform.settings.materials_bucket,
+    return await stored_file(
+        platform,
         material.object_key,
         material.version_id,
-    )
-    name = urllib.parse.quote(material.file_name or f"material.{material.object_key[-3:]}")
-    return web.Response(
-        body=data,
-        content_type=material.content_type or "application/octet-stream",
-        headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{name}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-            # Shown inline, never run: no script, no form, no network from the file's origin.
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; "
-            "style-src 'unsafe-inline'",
-        },
+        content_type=material.content_type,
+        file_name=material.file_name or f"material.{material.object_key[-3:]}",
     )
 
 
@@ -480,7 +428,7 @@ async def submit_case(request: web.Request) -> web.Response:
         except CaseError as exc:
             raise case_error(exc) from None
         moved, _ = await load_case(conn, request, claims)
-        answer = await case_file(conn, moved, matter, _lang(request))
+        answer = await case_file(conn, moved, matter, lang_of(request))
     return web.json_response(answer)
 
 

@@ -16,6 +16,7 @@ from signaling.appkeys import PLATFORM
 from signaling.auth import require
 from signaling.bodies import read_json, take
 from signaling.errors import ApiError
+from signaling.http_limits import enforce
 from signaling.openapi import Api
 from signaling.ratelimit import RateLimiter
 
@@ -32,16 +33,7 @@ CERTIFICATES = web.AppKey("certificates", CertificateService)
 
 
 def _limit(request: web.Request) -> None:
-    limiter = request.app[CERTIFICATES].limiter
-    key = f"ip:{request.remote}"
-    if not limiter.allow(key):
-        retry = max(1, round(limiter.retry_after(key)))
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many verifications; try again in {retry} s",
-            {"retry_after": retry},
-        )
+    enforce(request.app[CERTIFICATES].limiter, f"ip:{request.remote}", "verifications")
 
 
 async def _read_pdf(request: web.Request) -> bytes:

@@ -17,7 +17,14 @@ from notary.tables import accounts, cases
 from signaling.appkeys import PLATFORM
 from signaling.auth import require
 from signaling.bodies import read_json, take
-from signaling.cases_api import CASE_ERRORS, CASE_ID, case_error, case_summary, load_case
+from signaling.cases_api import (
+    CASE_ERRORS,
+    CASE_ID,
+    case_error,
+    case_summary,
+    lang_of,
+    load_case,
+)
 from signaling.errors import ApiError
 from signaling.openapi import Api
 
@@ -27,7 +34,7 @@ MAX_NOTICE_ITEMS = review.MAX_ITEMS
 async def review_queue(request: web.Request) -> web.Response:
     """The notary's submitted cases: priority flags first, then the longest waiting."""
     claims = require(request, Role.NOTARY)
-    lang = "en" if request.query.get("lang") == "en" else "zh-CN"
+    lang = lang_of(request)
     async with request.app[PLATFORM].engine.connect() as conn:
         found = await list_cases(
             conn,

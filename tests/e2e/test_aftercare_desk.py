@@ -8,11 +8,9 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, expect
 
 from notary import decision, delivery
-from notary.accounts import create_account, ensure_office
-from notary.cases import CaseState, create_case, get_case, set_assigned_notary, transition
-from notary.matters import get_matter
-from notary.roles import Role
+from notary.cases import CaseState, get_case, transition
 from signaling.appkeys import PLATFORM
+from tests.e2e.staff_pages import NOTARY_LOGIN, birth_case, interview, open_logged_in
 from tests.notary import material_files as files
 from tests.support import ARTIFACTS
 
@@ -23,53 +21,17 @@ PASSWORD = "aftercare desk passphrase 2026"
 
 async def interviewed_case(client: TestClient) -> tuple[str, str, str]:
     """(case id, notary id, applicant id): a `birth` case interviewed by li@example.org."""
-    platform = client.app[PLATFORM]
-    async with platform.engine.begin() as conn:
-        office = await ensure_office(
-            conn, "GZ", "广州公证处", "Guangzhou Notary Office", "Asia/Shanghai"
-        )
-        notary = await create_account(
-            conn,
-            role=Role.NOTARY,
-            display_name="李公证员",
-            login="li@example.org",
-            password=PASSWORD,
-            office_id=office,
-        )
-        applicant = await create_account(
-            conn, role=Role.APPLICANT, display_name="张三", login="zs@example.org", password=None
-        )
-        matter = await get_matter(conn, "birth")
-        assert matter is not None
-        case = await create_case(
-            conn,
-            matter=matter,
-            office_id=office,
-            applicant_account_id=applicant.id,
-            applicant_name="张三",
-            actor_id=applicant.id,
-            actor_role="applicant",
-        )
-        await set_assigned_notary(conn, case.id, notary.id)
-        for state, actor, role in [
-            (CaseState.SUBMITTED, applicant.id, "applicant"),
-            (CaseState.ACCEPTED, notary.id, "notary"),
-            (CaseState.SCHEDULED, notary.id, "notary"),
-            (CaseState.INTERVIEWED, notary.id, "notary"),
-        ]:
-            await transition(conn, case.id, state, actor_id=actor, actor_role=role)
-    return case.id, notary.id, applicant.id
+    async with client.app[PLATFORM].engine.begin() as conn:
+        world = await birth_case(conn, PASSWORD)
+        await interview(conn, world)
+    return world.case.id, world.notary, world.applicant
 
 
 async def test_the_notary_decides_after_a_discussion_and_delivers(
     client: TestClient, browser: Browser
 ) -> None:
     case_id, notary, applicant = await interviewed_case(client)
-    page = await browser.new_page(locale="zh-CN")
-    await page.goto(str(client.make_url("/static/aftercare.html")))
-    await page.get_by_label("邮箱或手机号").fill("li@example.org")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
+    page = await open_logged_in(client, browser, "/static/aftercare.html", NOTARY_LOGIN, PASSWORD)
     item = page.locator(f'#to-decide li[data-case-id="{case_id}"]')
     await expect(item).to_contain_text("出生")
     await item.get_by_label("疑难问题").fill("境外出生医学证明能否采信？")
@@ -152,11 +114,9 @@ async def test_a_refused_case_is_archived_from_the_desk(
         await decision.decide(
             conn, case_id, notary_id=notary, outcome="refused", reasons="材料不真实"
         )
-    page = await browser.new_page(locale="en-US")
-    await page.goto(str(client.make_url("/static/aftercare.html?lang=en")))
-    await page.get_by_label("E-mail or phone").fill("li@example.org")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    page = await open_logged_in(
+        client, browser, "/static/aftercare.html?lang=en", NOTARY_LOGIN, PASSWORD, "en"
+    )
     row = page.locator(f'#to-archive li[data-case-id="{case_id}"]')
     await expect(row).to_contain_text("refused")
     await row.get_by_role("button", name="Archive").click()

@@ -10,11 +10,16 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, expect
 
 from notary import checks, decision, delivery, feedback
-from notary.accounts import create_account, ensure_office
-from notary.cases import CaseState, create_case, get_case, set_assigned_notary, transition
-from notary.matters import get_matter
-from notary.roles import Role
+from notary.cases import CaseState, get_case, transition
 from signaling.appkeys import PLATFORM
+from tests.e2e.staff_pages import (
+    APPLICANT_LOGIN,
+    SUPERVISOR_LOGIN,
+    add_supervisor,
+    birth_case,
+    interview,
+    open_logged_in,
+)
 from tests.support import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -32,45 +37,11 @@ class Setting:
 async def delivered_case(client: TestClient) -> Setting:
     """A `birth` case of zs@example.org, approved, issued and delivered by post with tracking;
     a supervisor sup@example.org of the same office."""
-    platform = client.app[PLATFORM]
-    async with platform.engine.begin() as conn:
-        office = await ensure_office(
-            conn, "GZ", "广州公证处", "Guangzhou Notary Office", "Asia/Shanghai"
-        )
-
-        async def person(role: Role, login: str, name: str, office_id: int | None) -> str:
-            account = await create_account(
-                conn,
-                role=role,
-                display_name=name,
-                login=login,
-                password=PASSWORD,
-                office_id=office_id,
-            )
-            return account.id
-
-        notary = await person(Role.NOTARY, "li@example.org", "李公证员", office)
-        applicant = await person(Role.APPLICANT, "zs@example.org", "张三", None)
-        supervisor = await person(Role.SUPERVISOR, "sup@example.org", "督查员", office)
-        matter = await get_matter(conn, "birth")
-        assert matter is not None
-        case = await create_case(
-            conn,
-            matter=matter,
-            office_id=office,
-            applicant_account_id=applicant,
-            applicant_name="张三",
-            actor_id=applicant,
-            actor_role="applicant",
-        )
-        await set_assigned_notary(conn, case.id, notary)
-        for state, actor, role in [
-            (CaseState.SUBMITTED, applicant, "applicant"),
-            (CaseState.ACCEPTED, notary, "notary"),
-            (CaseState.SCHEDULED, notary, "notary"),
-            (CaseState.INTERVIEWED, notary, "notary"),
-        ]:
-            await transition(conn, case.id, state, actor_id=actor, actor_role=role)
+    async with client.app[PLATFORM].engine.begin() as conn:
+        world = await birth_case(conn, PASSWORD, applicant_password=PASSWORD)
+        supervisor = await add_supervisor(conn, world.office, PASSWORD)
+        await interview(conn, world)
+        case, notary = world.case, world.notary
         await decision.decide(
             conn, case.id, notary_id=notary, outcome="approved", reasons="材料齐全，属实"
         )
@@ -81,18 +52,14 @@ async def delivered_case(client: TestClient) -> Setting:
         await delivery.choose(conn, case.id, method="pickup", address=None, **by)
         await delivery.advance(conn, case.id, to="ready", **by)
         await delivery.advance(conn, case.id, to="delivered", note="本人领取", **by)
-    return Setting(case.id, applicant, supervisor)
+    return Setting(case.id, world.applicant, supervisor)
 
 
 async def test_the_applicant_sees_delivery_rates_and_complains(
     client: TestClient, browser: Browser
 ) -> None:
     setting = await delivered_case(client)
-    page = await browser.new_page(locale="zh-CN")
-    await page.goto(str(client.make_url("/static/my-case.html")))
-    await page.get_by_label("邮箱或手机号").fill("zs@example.org")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
+    page = await open_logged_in(client, browser, "/static/my-case.html", APPLICANT_LOGIN, PASSWORD)
     await page.locator(f'button[data-case-id="{setting.case_id}"]').click()
     await expect(page.locator("#case-state")).to_have_text("已送达")
     await expect(page.locator("#decision")).to_have_text("准予公证 — 材料齐全，属实")
@@ -130,11 +97,9 @@ async def test_the_supervisor_answers_and_records_a_finding(
             conn, case, applicant_id=setting.applicant, body="waited too long"
         )
         await checks.draw(conn, supervisor_id=setting.supervisor, count=1)
-    page = await browser.new_page(locale="en-US")
-    await page.goto(str(client.make_url("/static/supervise.html?lang=en")))
-    await page.get_by_label("E-mail or phone").fill("sup@example.org")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    page = await open_logged_in(
+        client, browser, "/static/supervise.html?lang=en", SUPERVISOR_LOGIN, PASSWORD, "en"
+    )
     item = page.locator(f'#complaints li[data-complaint-id="{complaint.id}"]')
     await expect(item).to_contain_text("waited too long")
     await item.get_by_label("Your answer").fill("We asked the office to add a second desk.")

@@ -8,14 +8,21 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, expect
 
 from notary import materials as material_records
-from notary.accounts import create_account, ensure_office
-from notary.cases import CaseState, create_case, get_case
+from notary.accounts import create_account
+from notary.cases import CaseState, get_case
 from notary.materials import sniff, store_upload
-from notary.matters import get_matter
 from notary.recusal import assign, declare
 from notary.review import submit
 from notary.roles import Role
 from signaling.appkeys import PLATFORM
+from tests.e2e.staff_pages import (
+    NOTARY_LOGIN,
+    SUPERVISOR_LOGIN,
+    add_supervisor,
+    birth_case,
+    log_in,
+    open_logged_in,
+)
 from tests.notary import material_files as files
 from tests.support import ARTIFACTS
 
@@ -31,32 +38,8 @@ async def submitted_case(client: TestClient) -> str:
     await platform.bootstrap_store()
     scan = files.png(320, 200)
     async with platform.engine.begin() as conn:
-        office = await ensure_office(
-            conn, "GZ", "广州公证处", "Guangzhou Notary Office", "Asia/Shanghai"
-        )
-        notary = await create_account(
-            conn,
-            role=Role.NOTARY,
-            display_name="李公证员",
-            login="li@example.org",
-            password=PASSWORD,
-            office_id=office,
-        )
-        applicant = await create_account(
-            conn, role=Role.APPLICANT, display_name="张三", login="zs@example.org", password=None
-        )
-        matter = await get_matter(conn, "birth")
-        assert matter is not None
-        case = await create_case(
-            conn,
-            matter=matter,
-            office_id=office,
-            applicant_account_id=applicant.id,
-            applicant_name="张三",
-            actor_id=applicant.id,
-            actor_role="applicant",
-            elderly=True,
-        )
+        world = await birth_case(conn, PASSWORD, elderly=True)
+        case, matter, applicant = world.case, world.matter, world.applicant
         for requirement in (
             "applicant_id",
             "birth_medical_certificate",
@@ -82,19 +65,12 @@ async def submitted_case(client: TestClient) -> str:
                 file_name=f"{requirement}.png",
                 sniffed=sniffed,
                 stored=stored,
-                actor_id=applicant.id,
+                actor_id=applicant,
                 actor_role="applicant",
             )
-        await submit(conn, case, matter, actor_id=applicant.id, actor_role="applicant")
-        await assign(conn, case, notary_id=notary.id, actor_id=notary.id, actor_role="admin")
-        await create_account(
-            conn,
-            role=Role.SUPERVISOR,
-            display_name="督查员",
-            login="sup@example.org",
-            password=PASSWORD,
-            office_id=office,
-        )
+        await submit(conn, case, matter, actor_id=applicant, actor_role="applicant")
+        await assign(conn, case, notary_id=world.notary, actor_id=world.notary, actor_role="admin")
+        await add_supervisor(conn, world.office, PASSWORD)
     return case.id
 
 
@@ -102,11 +78,7 @@ async def test_the_notary_returns_a_case_with_one_notice(
     client: TestClient, browser: Browser
 ) -> None:
     case_id = await submitted_case(client)
-    page = await browser.new_page(locale="zh-CN")
-    await page.goto(str(client.make_url("/static/review.html")))
-    await page.get_by_label("邮箱或手机号").fill("li@example.org")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
+    page = await open_logged_in(client, browser, "/static/review.html", NOTARY_LOGIN, PASSWORD)
     row = page.locator(f'#queue tr[data-case-id="{case_id}"]')
     await expect(row).to_contain_text("出生")
     await expect(row).to_contain_text("老年人")
@@ -143,20 +115,16 @@ async def test_a_supervisor_is_sent_to_the_supervision_page_and_reads_a_drawn_fi
     client: TestClient, browser: Browser
 ) -> None:
     case_id = await submitted_case(client)
-    page = await browser.new_page(locale="en-US")
-    await page.goto(str(client.make_url("/static/review.html?lang=en")))
-    await page.get_by_label("E-mail or phone").fill("sup@example.org")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    page = await open_logged_in(
+        client, browser, "/static/review.html?lang=en", SUPERVISOR_LOGIN, PASSWORD, "en"
+    )
     # review.html keeps no supervisor tools of its own: one page for that, linked.
     await expect(page.locator("#supervision-section")).to_contain_text("supervision page")
     await expect(page.locator("#draw-count")).to_have_count(0)
     await page.get_by_role("link", name="go to Supervision").click()
     await expect(page).to_have_url(client.make_url("/static/supervise.html").human_repr())
 
-    await page.get_by_label("E-mail or phone").fill("sup@example.org")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    await log_in(page, SUPERVISOR_LOGIN, PASSWORD, "en")
     await expect(page.locator('dd[data-stat="sup.stat.total"]')).to_have_text("1")
     await expect(page.locator('dd[data-stat="sup.stat.priority"]')).to_have_text("1")
     await expect(page.locator("#checks tr")).to_have_count(0)
@@ -199,11 +167,9 @@ async def test_an_admin_assigns_and_edits_the_catalog(client: TestClient, browse
             actor_id=case.applicant_account_id,
             actor_role="applicant",
         )
-    page = await browser.new_page(locale="zh-CN")
-    await page.goto(str(client.make_url("/static/review.html")))
-    await page.get_by_label("邮箱或手机号").fill("admin@example.org")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
+    page = await open_logged_in(
+        client, browser, "/static/review.html", "admin@example.org", PASSWORD
+    )
 
     row = page.locator("#office-cases tr")
     await expect(row).to_have_count(1)
