@@ -50,7 +50,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The benchmark also runs Janus side by side (issue 8, tests/bench/compare.py): only `make bench`
+# installs it, the tests never need it.
+BENCH_DEBIAN_PACKAGES := janus
+
 bench: install system-deps
+	$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(BENCH_DEBIAN_PACKAGES)"
 	$(BIN)/pytest -m bench -s tests/bench $(PYTEST_ARGS)
 
 clean-venv:

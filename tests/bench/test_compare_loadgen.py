@@ -1,0 +1,49 @@
+"""The comparison's load generator, with no server: two parties connected to each other."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.bench.compare_loadgen import close_window, end_window, open_session, open_window
+from tests.bench.latency import LOSS_GRACE_S
+from tests.bench.paced_source import EncodedFile
+from tests.bench.source import media_duration
+
+
+@pytest.mark.timeout(60)
+async def test_direct_session_measures_rates_loss_and_latency(
+    webm: Path, loopback_ice: None
+) -> None:
+    source = EncodedFile(webm, media_duration(webm))
+    config = {"server": "direct"}
+    async with aiohttp.ClientSession() as http:
+        session = await open_session(http, {"label": "d0"}, config, source, timeout=20)
+        try:
+            assert session.error == ""
+            open_window([session])
+            await asyncio.sleep(2.0)
+            ended = end_window([session])
+            await asyncio.sleep(LOSS_GRACE_S)
+            result = close_window([session], 2.0, ended)
+        finally:
+            await session.close()
+    assert result["connections"] == {"connected": 2}
+    assert result["unmatched_frames"] == 0  # every frame received was one that was sent
+    rows = {row["participant"]: row for row in result["subscribers"]}
+    assert set(rows) == {"notary", "applicant"}
+    for row in rows.values():
+        assert 20 <= row["video_fps"] <= 40  # the file's 30 fps, give or take the window's edges
+        assert 35 <= row["audio_fps"] <= 65  # 20 ms Opus packets
+        assert row["video_sent"] >= 45
+        assert row["video_settled"] == row["video_sent"]  # all had the grace to arrive
+        assert row["video_lost"] == 0
+        latency = row["video_latency_ms"]
+        assert latency["count"] >= 40
+        assert 0 < latency["p50"] < 200  # loopback, no jitter buffer
+    assert len(result["video_latency_ms"]) == sum(
+        r["video_latency_ms"]["count"] for r in rows.values()
+    )
