@@ -21,7 +21,7 @@ from typing import Any
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 
-from media import compat
+from media import compat, frame_buffers
 from media.frames import CodecInfo, EncodedFrame, is_keyframe
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,9 @@ class ReceiverTap:
         self._codecs: dict[int | None, CodecInfo] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         setattr(receiver, compat.RECEIVER_DECODER_QUEUE, _TapQueue(self, inner))
+        # Whole frames as soon as they are whole: a forwarding server must not hold them back
+        # for a player's sake (media/frame_buffers.py).
+        frame_buffers.install(receiver, kind)
 
     @property
     def ended(self) -> bool:

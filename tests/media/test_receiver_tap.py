@@ -89,15 +89,17 @@ async def test_tap_gets_assembled_frames_and_nothing_is_decoded(
     delta = b"\x11\x02\x00" + b"\x55" * 700
     feeder = Feeder(receiver)
     await feeder.send(key, 50_000)
-    assert frames == []  # complete only once the next frame starts
+    # Whole at its last packet (marker bit), not when the next frame starts as in aiortc's
+    # player-oriented buffer (media/frame_buffers.py).
+    assert [f.data for f in frames] == [key]
     await feeder.send(delta, 53_000)
     await feeder.send(delta, 56_000)
 
-    assert [f.data for f in frames] == [key, delta]
-    assert [f.pts for f in frames] == [0, 3000]  # mapped from the first RTP timestamp
-    assert [f.keyframe for f in frames] == [True, False]
+    assert [f.data for f in frames] == [key, delta, delta]
+    assert [f.pts for f in frames] == [0, 3000, 6000]  # mapped from the first RTP timestamp
+    assert [f.keyframe for f in frames] == [True, False, False]
     assert {f.track_id for f in frames} == {"cam"} and frames[0].codec.name == "VP8"
-    assert tap.frames == 2 and tap.keyframes == 1
+    assert tap.frames == 3 and tap.keyframes == 1
 
     await receiver.stop()
     await asyncio.sleep(0)
@@ -121,5 +123,5 @@ async def test_decode_true_still_feeds_aiortcs_decoder(webm: Path) -> None:
     picture = await asyncio.wait_for(receiver.track.recv(), timeout=5)
     assert isinstance(picture, av.VideoFrame)
     assert (picture.width, picture.height) == (320, 240)
-    assert [f.data for f in frames] == packets[:3]
+    assert [f.data for f in frames] == packets
     await pc.close()

@@ -1,0 +1,136 @@
+"""media/frame_buffers.py: frames leave as soon as they are whole, against aiortc's buffer."""
+
+from __future__ import annotations
+
+import random
+
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+
+from media.frame_buffers import AudioFrameBuffer, VideoFrameBuffer
+
+Frame = tuple[int, bytes]  # (timestamp, data)
+
+
+def _packet(seq: int, timestamp: int, data: bytes, marker: bool) -> RtpPacket:
+    packet = RtpPacket(sequence_number=seq & 0xFFFF, timestamp=timestamp)
+    packet.marker = int(marker)
+    packet._data = data  # type: ignore[attr-defined]  # what aiortc's depayloader sets
+    return packet
+
+
+def _video_stream(frames: int, seed: int, first_seq: int = 65530) -> list[RtpPacket]:
+    """Frames of 1-4 packets, 3000 ticks apart; the sequence numbers wrap around."""
+    rng = random.Random(seed)
+    packets, seq = [], first_seq
+    for index in range(frames):
+        parts = rng.randint(1, 4)
+        for part in range(parts):
+            data = bytes([index % 256, part]) * rng.randint(1, 50)
+            packets.append(_packet(seq, 1000 + 3000 * index, data, part == parts - 1))
+            seq += 1
+    return packets
+
+
+def _feed(buffer: JitterBuffer, packets: list[RtpPacket]) -> list[tuple[int, Frame | None]]:
+    """After each packet (by its index in `packets`), the frame the buffer gave, if any."""
+    out: list[tuple[int, Frame | None]] = []
+    for index, packet in enumerate(packets):
+        _, frame = buffer.add(packet)
+        out.append((index, None if frame is None else (frame.timestamp, frame.data)))
+    return out
+
+
+def _frames(fed: list[tuple[int, Frame | None]]) -> list[Frame]:
+    return [frame for _, frame in fed if frame is not None]
+
+
+def _expected(packets: list[RtpPacket]) -> list[Frame]:
+    by_timestamp: dict[int, bytes] = {}
+    for packet in sorted(packets, key=lambda p: p.timestamp):  # stable: in sending order
+        by_timestamp[packet.timestamp] = by_timestamp.get(packet.timestamp, b"") + packet._data  # type: ignore[attr-defined]
+    return sorted(by_timestamp.items())
+
+
+def test_a_video_frame_leaves_with_its_last_packet() -> None:
+    packets = _video_stream(40, seed=1)
+    fed = _feed(VideoFrameBuffer(capacity=128, is_video=True), packets)
+    # Every frame leaves at the packet that carries the marker bit, not one packet later.
+    left_at = [index for index, frame in fed if frame is not None]
+    assert left_at == [i for i, p in enumerate(packets) if p.marker]
+    assert _frames(fed) == _expected(packets)
+
+
+def test_aiortc_holds_each_frame_until_the_next_one_begins() -> None:
+    """The reason for the module: the same stream through aiortc's buffer, one frame late."""
+    packets = _video_stream(40, seed=1)
+    fed = _feed(JitterBuffer(capacity=128, is_video=True), packets)
+    left_at = [index for index, frame in fed if frame is not None]
+    markers = [i for i, p in enumerate(packets) if p.marker]
+    assert left_at == [m + 1 for m in markers[:-1]]  # the last frame has not even left yet
+    assert _frames(fed) == _expected(packets)[:-1]
+
+
+def test_packets_out_of_order_within_a_frame_still_make_it_whole() -> None:
+    packets = _video_stream(30, seed=2)
+    rng = random.Random(5)
+    shuffled: list[RtpPacket] = []
+    by_frame: dict[int, list[RtpPacket]] = {}
+    for packet in packets:
+        by_frame.setdefault(packet.timestamp, []).append(packet)
+    for frame_packets in by_frame.values():
+        shuffled += rng.sample(frame_packets, len(frame_packets))
+    fed = _feed(VideoFrameBuffer(capacity=128, is_video=True), shuffled)
+    assert _frames(fed) == _expected(packets)
+
+
+def test_without_marker_bits_frames_leave_by_aiortcs_rule() -> None:
+    """A sender that never sets the marker bit loses only the gain, never a frame."""
+    packets = _video_stream(20, seed=3)
+    for packet in packets:
+        packet.marker = 0
+    ours = _feed(VideoFrameBuffer(capacity=128, is_video=True), packets)
+    theirs = _feed(JitterBuffer(capacity=128, is_video=True), packets)
+    assert ours == theirs
+    assert _frames(ours) == _expected(packets)[:-1]
+
+
+def test_a_lost_packet_holds_its_frame_until_the_retransmission() -> None:
+    packets = _video_stream(10, seed=6)
+    lost = next(i for i, p in enumerate(packets) if not p.marker)  # inside the first frames
+    buffer = VideoFrameBuffer(capacity=128, is_video=True)
+    before = _frames(_feed(buffer, packets[:lost] + packets[lost + 1 :]))
+    assert all(t < packets[lost].timestamp for t, _ in before)  # nothing from there on
+    _, frame = buffer.add(packets[lost])  # the NACKed packet arrives again
+    assert frame is not None and frame.timestamp == packets[lost].timestamp
+
+
+def test_audio_packets_leave_as_they_arrive() -> None:
+    packets = [_packet(100 + i, 960 * i, bytes([i]) * 20, i == 0) for i in range(30)]
+    fed = _feed(AudioFrameBuffer(capacity=16), packets)
+    assert all(frame is not None for _, frame in fed)
+    assert _frames(fed) == [(p.timestamp, p._data) for p in packets]  # type: ignore[attr-defined]
+    # aiortc's audio buffer (prefetch=4) gives the first frame only four packets later.
+    aiortc = _feed(JitterBuffer(capacity=16, prefetch=4), packets)
+    assert next(index for index, frame in aiortc if frame is not None) == 4
+
+
+def test_install_keeps_what_the_receivers_buffer_holds() -> None:
+    class Receiver:  # just the private attribute install() works on
+        pass
+
+    from media import frame_buffers
+
+    receiver = Receiver()
+    old = JitterBuffer(capacity=128, is_video=True)
+    packets = _video_stream(2, seed=4, first_seq=10)
+    first_frame = [p for p in packets if p.timestamp == packets[0].timestamp]
+    for packet in first_frame[:-1]:
+        old.add(packet)
+    setattr(receiver, frame_buffers.RECEIVER_JITTER_BUFFER, old)
+    frame_buffers.install(receiver, "video")  # type: ignore[arg-type]
+    new = getattr(receiver, frame_buffers.RECEIVER_JITTER_BUFFER)
+    assert isinstance(new, VideoFrameBuffer) and new.capacity == 128
+    _, frame = new.add(first_frame[-1])
+    assert isinstance(frame, JitterFrame)
+    assert frame.data == b"".join(p._data for p in first_frame)  # type: ignore[attr-defined]
