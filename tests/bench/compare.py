@@ -53,7 +53,7 @@ from tests.bench.forwarding import (
     free_port,
     prepare_database,
     process,
-    stop_group,
+    start_worker,
     wait_healthy,
     wait_quiet,
 )
@@ -229,22 +229,14 @@ async def measure(target: Target, config: CompareConfig, source: Path, work: Pat
                 )
             )
             log = work / f"loadgen-{target.server}-{count}-w{index}.log"
-            with log.open("ab") as sink:
-                proc = await asyncio.create_subprocess_exec(
-                    PYTHON,
-                    "-m",
-                    "tests.bench.compare_loadgen",
-                    str(spec),
-                    cwd=work,
-                    env=_clean_env({}),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=sink,
-                    start_new_session=True,
-                    limit=2**24,  # RESULT carries every latency sample
-                )
-            stack.push_async_callback(stop_group, proc, 30.0)
-            workers.append(Worker(proc, log))
+            worker = await start_worker(
+                stack,
+                "tests.bench.compare_loadgen",
+                spec,
+                log,
+                line_limit=2**24,  # RESULT carries every latency sample
+            )
+            workers.append(worker)
         ready = await asyncio.gather(*(w.expect("READY", setup_budget) for w in workers))
         failed = [f for r in ready for f in r["failed"]]
         setup_s = max(r["setup_s"] for r in ready)

@@ -350,6 +350,33 @@ class Worker:
         await self.proc.stdin.drain()
 
 
+async def start_worker(
+    stack: contextlib.AsyncExitStack,
+    module: str,
+    spec: Path,
+    log: Path,
+    *,
+    line_limit: int = 2**16,
+) -> Worker:
+    """A load generator process (`python -m MODULE SPEC`), stopped when `stack` closes."""
+    with log.open("ab") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            PYTHON,
+            "-m",
+            module,
+            str(spec),
+            cwd=spec.parent,
+            env=_clean_env({}),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=sink,
+            start_new_session=True,
+            limit=line_limit,
+        )
+    stack.push_async_callback(stop_group, proc, 30.0)
+    return Worker(proc, log)
+
+
 async def measure(
     server: str,
     base: str,
@@ -389,21 +416,7 @@ async def measure(
                 )
             )
             log = work / f"loadgen-{server}-{count}-w{index}.log"
-            with log.open("ab") as sink:
-                proc = await asyncio.create_subprocess_exec(
-                    PYTHON,
-                    "-m",
-                    "tests.bench.loadgen",
-                    str(spec),
-                    cwd=work,
-                    env=_clean_env({}),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=sink,
-                    start_new_session=True,
-                )
-            stack.push_async_callback(stop_group, proc, 30.0)
-            workers.append(Worker(proc, log))
+            workers.append(await start_worker(stack, "tests.bench.loadgen", spec, log))
         ready = await asyncio.gather(*(w.expect("READY", setup_budget) for w in workers))
         failed = [f for r in ready for f in r["failed"]]
         setup_s = max(r["setup_s"] for r in ready)
