@@ -11,7 +11,12 @@ added, against Janus's 1-2 ms).
   RTP marker bit (the last packet of a frame, RFC 7741 for VP8, RFC 6184 for H.264) is there,
   all with one timestamp; otherwise aiortc's own rule (the next frame began) still applies,
   for a frame whose marked packet was lost;
-- audio: every Opus packet is a frame, handed on as it arrives.
+- audio: every Opus packet is a frame, handed on as it arrives. aiortc asks no retransmission
+  of audio, so a missing packet is skipped once `AUDIO_REORDER_PACKETS` later ones are there
+  (the decoder conceals the loss) instead of holding everything until the buffer overflows;
+- aiortc hands on at most one frame per packet received, so after a gap is filled (a
+  retransmission, a skipped audio packet) the frames queued behind it would stay one behind
+  for good; `ready_frames()` gives the rest at once (the receiver tap asks for them).
 
 The buffers keep aiortc's storage, sequence-number handling and loss rules (they subclass it);
 `install()` swaps one receiver's buffer for the matching one, moving what it already holds.
@@ -25,11 +30,25 @@ from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
-# aiortc 1.16.0's private attribute (media/compat.py checks the pinned version).
+# aiortc 1.16.0's private attributes (media/compat.py checks the pinned version).
 RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+RECEIVER_TIMESTAMP_MAPPER = "_RTCRtpReceiver__timestamp_mapper"
+
+# Later audio packets that must be there before a missing one is given up: two 20 ms packets
+# tolerate the reordering seen on real paths without holding the stream much longer.
+AUDIO_REORDER_PACKETS = 2
 
 
-class VideoFrameBuffer(JitterBuffer):
+class _Draining(JitterBuffer):
+    def ready_frames(self) -> list[JitterFrame]:
+        """Every further frame that is whole now, in order (after one was just handed on)."""
+        frames = []
+        while (frame := self._remove_frame(0)) is not None:
+            frames.append(frame)
+        return frames
+
+
+class VideoFrameBuffer(_Draining):
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         frame = self._complete_at_marker()
         if frame is not None:
@@ -57,13 +76,22 @@ class VideoFrameBuffer(JitterBuffer):
         return None
 
 
-class AudioFrameBuffer(JitterBuffer):
+class AudioFrameBuffer(_Draining):
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         if self._origin is None:
             return None
         packet = self._packets[self._origin % self._capacity]
         if packet is None:
-            return None  # the next packet in order is missing: wait for it (or a skip)
+            later = [
+                ahead
+                for ahead in range(1, self._capacity)
+                if self._packets[(self._origin + ahead) % self._capacity] is not None
+            ]
+            if len(later) < AUDIO_REORDER_PACKETS:
+                return None  # perhaps only reordered: wait a little
+            self.remove(later[0])  # give up the missing ones
+            packet = self._packets[self._origin % self._capacity]
+            assert packet is not None
         self.remove(1)
         return JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 

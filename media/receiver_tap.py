@@ -44,9 +44,10 @@ class _TapQueue:
             self._tap._ended()
             return
         codec, frame = item
-        self._tap._frame(codec, frame)
-        if self._tap.decode:
-            self._inner.put(item)
+        for each in [frame, *self._tap._more_frames()]:
+            self._tap._frame(codec, each)
+            if self._tap.decode:
+                self._inner.put((codec, each))
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         return self._inner.get(block, timeout)
@@ -111,6 +112,19 @@ class ReceiverTap:
         for source in self.receiver.getSynchronizationSources():
             await self.receiver._send_rtcp_pli(source.source)
             self.pli_sent += 1
+
+    def _more_frames(self) -> list[JitterFrame]:
+        """Frames whole behind the one aiortc just handed on (media/frame_buffers.py), with
+        their timestamps mapped as aiortc maps the one it hands on."""
+        buffer = getattr(self.receiver, frame_buffers.RECEIVER_JITTER_BUFFER, None)
+        if not isinstance(buffer, frame_buffers.VideoFrameBuffer | frame_buffers.AudioFrameBuffer):
+            return []
+        frames = buffer.ready_frames()
+        if frames:
+            mapper = getattr(self.receiver, frame_buffers.RECEIVER_TIMESTAMP_MAPPER)
+            for frame in frames:
+                frame.timestamp = mapper.map(frame.timestamp)
+        return frames
 
     def _frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
         info = self._codecs.get(codec.payloadType)

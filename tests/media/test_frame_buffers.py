@@ -134,3 +134,37 @@ def test_install_keeps_what_the_receivers_buffer_holds() -> None:
     _, frame = new.add(first_frame[-1])
     assert isinstance(frame, JitterFrame)
     assert frame.data == b"".join(p._data for p in first_frame)  # type: ignore[attr-defined]
+
+
+def test_a_lost_audio_packet_is_given_up_once_two_later_ones_are_there() -> None:
+    packets = [_packet(200 + i, 960 * i, bytes([i]) * 20, False) for i in range(10)]
+    buffer = AudioFrameBuffer(capacity=16)
+    out: list[int] = []
+    for packet in packets[:3] + packets[4:]:  # packet 3 never arrives (audio is not NACKed)
+        _, frame = buffer.add(packet)
+        for each in ([frame] if frame is not None else []) + buffer.ready_frames():
+            out.append(each.timestamp // 960)
+        if packet is packets[4]:
+            assert out == [0, 1, 2]  # one later packet: perhaps only reordered, wait
+    # At packet 5 the gap is given up and nothing stays queued behind it.
+    assert out == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+
+
+def test_frames_queued_behind_a_filled_gap_all_leave_at_once() -> None:
+    packets = _video_stream(8, seed=7)
+    # Not the very first packet: a loss before anything arrived cannot be known.
+    lost = next(i for i, p in enumerate(packets) if i > 0 and not p.marker)
+    buffer = VideoFrameBuffer(capacity=128, is_video=True)
+    before = []
+    for packet in packets[:lost] + packets[lost + 1 :]:
+        _, frame = buffer.add(packet)
+        if frame is not None:
+            before.append((frame.timestamp, frame.data))
+    assert all(t < packets[lost].timestamp for t, _ in before)  # the rest waits behind the gap
+    _, first = buffer.add(packets[lost])  # the retransmission
+    assert first is not None
+    rest = buffer.ready_frames()
+    # aiortc would hand on one frame per later packet, staying behind from now on.
+    got = before + [(f.timestamp, f.data) for f in [first, *rest]]
+    assert got == _expected(packets)
+    assert buffer.ready_frames() == []
