@@ -15,8 +15,9 @@ added, against Janus's 1-2 ms).
   of audio, so a missing packet is skipped once `AUDIO_REORDER_PACKETS` later ones are there
   (the decoder conceals the loss) instead of holding everything until the buffer overflows;
 - aiortc hands on at most one frame per packet received, so after a gap is filled (a
-  retransmission, a skipped audio packet) the frames queued behind it would stay one behind
-  for good; `ready_frames()` gives the rest at once (the receiver tap asks for them).
+  retransmission, a skipped audio packet) the frames queued behind it would leave one per
+  later packet, late (audio stays a packet behind); `ready_frames()` gives them at once (the
+  receiver tap asks for them).
 
 The buffers keep aiortc's storage, sequence-number handling and loss rules (they subclass it);
 `install()` swaps one receiver's buffer for the matching one, moving what it already holds.

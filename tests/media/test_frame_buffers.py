@@ -164,7 +164,7 @@ def test_frames_queued_behind_a_filled_gap_all_leave_at_once() -> None:
     _, first = buffer.add(packets[lost])  # the retransmission
     assert first is not None
     rest = buffer.ready_frames()
-    # aiortc would hand on one frame per later packet, staying behind from now on.
+    # aiortc would hand on one frame per later packet: late, one by one.
     got = before + [(f.timestamp, f.data) for f in [first, *rest]]
     assert got == _expected(packets)
     assert buffer.ready_frames() == []
