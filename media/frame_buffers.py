@@ -97,11 +97,11 @@ class AudioFrameBuffer(_Draining):
         return JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 
 
-def install(receiver: RTCRtpReceiver, kind: str) -> None:
+def install(receiver: RTCRtpReceiver, kind: str) -> VideoFrameBuffer | AudioFrameBuffer:
     """Give one receiver the low-latency buffer of its kind, keeping any packets it holds."""
     old: JitterBuffer = getattr(receiver, RECEIVER_JITTER_BUFFER)
     if isinstance(old, VideoFrameBuffer | AudioFrameBuffer):
-        return
+        return old
     video = kind == "video"
     new = (VideoFrameBuffer if video else AudioFrameBuffer)(
         capacity=old.capacity, prefetch=0, is_video=video
@@ -109,3 +109,4 @@ def install(receiver: RTCRtpReceiver, kind: str) -> None:
     new._origin = old._origin
     new._packets = old._packets
     setattr(receiver, RECEIVER_JITTER_BUFFER, new)
+    return new

@@ -91,7 +91,8 @@ class ReceiverTap:
         setattr(receiver, compat.RECEIVER_DECODER_QUEUE, _TapQueue(self, inner))
         # Whole frames as soon as they are whole: a forwarding server must not hold them back
         # for a player's sake (media/frame_buffers.py).
-        frame_buffers.install(receiver, kind)
+        self._buffer = frame_buffers.install(receiver, kind)
+        self._timestamps = getattr(receiver, frame_buffers.RECEIVER_TIMESTAMP_MAPPER)
 
     @property
     def ended(self) -> bool:
@@ -116,14 +117,9 @@ class ReceiverTap:
     def _more_frames(self) -> list[JitterFrame]:
         """Frames whole behind the one aiortc just handed on (media/frame_buffers.py), with
         their timestamps mapped as aiortc maps the one it hands on."""
-        buffer = getattr(self.receiver, frame_buffers.RECEIVER_JITTER_BUFFER, None)
-        if not isinstance(buffer, frame_buffers.VideoFrameBuffer | frame_buffers.AudioFrameBuffer):
-            return []
-        frames = buffer.ready_frames()
-        if frames:
-            mapper = getattr(self.receiver, frame_buffers.RECEIVER_TIMESTAMP_MAPPER)
-            for frame in frames:
-                frame.timestamp = mapper.map(frame.timestamp)
+        frames = self._buffer.ready_frames()
+        for frame in frames:
+            frame.timestamp = self._timestamps.map(frame.timestamp)
         return frames
 
     def _frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:

@@ -47,6 +47,7 @@ from tests.bench.forwarding import (
     Worker,
     _clean_env,
     _count,
+    _counts,
     _merge,
     _tail,
     create_rooms,
@@ -774,10 +775,6 @@ def run_benchmark(
         return asyncio.run(run_all(config, keep.resolve(), out))
     with tempfile.TemporaryDirectory(prefix="notarylink-compare-") as tmp:
         return asyncio.run(run_all(config, Path(tmp), out))
-
-
-def _counts(raw: str) -> list[int]:
-    return [int(x) for x in raw.split(",") if x.strip()] if raw.strip() else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
