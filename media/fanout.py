@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Protocol
+
+from aiortc.rtp import RtpPacket
 
 from media.frames import CodecInfo, EncodedFrame
 from media.keyframes import DEFAULT_MIN_INTERVAL, KeyframeRequester
+from media.rtp_keyframes import KeyframeStart, keyframe_start_for
 from media.subscription import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, Subscription
+
+logger = logging.getLogger(__name__)
+
+
+class PacketSink(Protocol):
+    """A subscriber's forwarder: takes the publisher's RTP packets (media/rtp_forwarder.py)."""
+
+    def forward(self, packet: RtpPacket, mime_type: str) -> None: ...
 
 
 class Publication:
-    """An incoming track of one participant, fanned out to bounded subscriptions.
+    """An incoming track of one participant, fanned out to subscribers and frame consumers.
 
-    `publish()` is called by the receiver tap for every encoded frame; it never waits, so a
-    slow subscriber costs itself frames and nobody else anything. Keyframe requests from all
-    subscribers are coalesced into at most one PLI per `keyframe_interval` to the publisher.
+    Subscribers' forwarders get every RTP packet (`forward()`); the recorder and identity get
+    whole encoded frames through bounded subscriptions (`publish()`). Both are called by the
+    receiver tap and never wait, so a slow consumer costs itself frames and nobody else
+    anything. Keyframe requests from all of them are coalesced into at most one PLI per
+    `keyframe_interval` to the publisher.
     """
 
     def __init__(
@@ -32,12 +47,20 @@ class Publication:
         self.track_id = track_id
         # The negotiated codec (from the SDP answer); the frames' own codec wins later.
         self.codec = codec
+        # What arrived: counted from RTP packets once they flow through forward() (marker bits
+        # for video frames), from published frames otherwise.
+        self.packets = 0
         self.frames = 0
         self.bytes = 0
         self.keyframes = 0
+        self._keyframe_start: KeyframeStart | None = None
+        self._keyframe_mime = ""
+        self._on_demand: Callable[[bool], None] | None = None
         self.first_arrival: float | None = None
         self.last_arrival: float | None = None
         self._subscriptions: set[Subscription] = set()
+        # A tuple, rebuilt on change: it is walked for every packet.
+        self._forwarders: tuple[PacketSink, ...] = ()
         self._closed = False
         self._on_close: list[Callable[[Publication], None]] = []
         self._keyframes = KeyframeRequester(
@@ -56,24 +79,79 @@ class Publication:
         return list(self._subscriptions)
 
     @property
+    def forwarders(self) -> tuple[PacketSink, ...]:
+        return self._forwarders
+
+    @property
     def keyframe_requests_sent(self) -> int:
         return self._keyframes.sent
+
+    @property
+    def frames_wanted(self) -> bool:
+        """Whether anyone consumes whole frames (the recorder, identity): else the receiver
+        need not reassemble them."""
+        return bool(self._subscriptions)
+
+    def on_demand(self, listener: Callable[[bool], None]) -> None:
+        """Tell `listener` now and whenever `frames_wanted` changes."""
+        self._on_demand = listener
+        listener(self.frames_wanted)
+
+    def _demand_changed(self) -> None:
+        if self._on_demand is not None:
+            self._on_demand(self.frames_wanted)
 
     def publish(self, frame: EncodedFrame) -> None:
         if self._closed:
             return
-        self.frames += 1
-        self.bytes += len(frame.data)
+        if not self.packets:
+            self.frames += 1
+            self.bytes += len(frame.data)
+            if frame.keyframe and self.kind == "video":
+                self.keyframes += 1
+                self._keyframes.keyframe_seen()
         if self.first_arrival is None:
             self.first_arrival = frame.arrival
         self.last_arrival = frame.arrival
         if self.codec != frame.codec:
             self.codec = frame.codec
-        if frame.keyframe and self.kind == "video":
-            self.keyframes += 1
-            self._keyframes.keyframe_seen()
         for subscription in list(self._subscriptions):
             subscription.offer(self, frame)
+
+    def forward(self, packet: RtpPacket, mime_type: str) -> None:
+        """One RTP packet of this track (after SRTP and RTX) to every subscriber's forwarder."""
+        self.packets += 1
+        self.bytes += len(packet.payload)
+        if self.kind != "video":
+            self.frames += 1
+        else:
+            self.frames += packet.marker
+            if mime_type is not self._keyframe_mime:
+                self._keyframe_start = keyframe_start_for(mime_type)
+                self._keyframe_mime = mime_type
+            assert self._keyframe_start is not None
+            if self._keyframe_start(packet.payload):
+                self.keyframes += 1
+                self._keyframes.keyframe_seen()
+        for forwarder in self._forwarders:
+            try:
+                forwarder.forward(packet, mime_type)
+            except Exception:
+                # One subscriber's failure must not cost the others their packet.
+                logger.exception("forwarding to %r failed", forwarder)
+
+    def add_forwarder(self, forwarder: PacketSink) -> None:
+        """Forward packets to `forwarder` from now on; video asks the publisher for a keyframe."""
+        if self._closed or forwarder in self._forwarders:
+            return
+        self._forwarders = (*self._forwarders, forwarder)
+        if self.kind == "video":
+            # A new subscriber can only start decoding at a keyframe: ask now rather than
+            # waiting for the publisher's next periodic one.
+            self.request_keyframe()
+
+    def remove_forwarder(self, forwarder: PacketSink) -> None:
+        self._forwarders = tuple(f for f in self._forwarders if f is not forwarder)
 
     def subscribe(
         self,
@@ -91,6 +169,8 @@ class Publication:
             return subscription
         self._subscriptions.add(subscription)
         subscription._attach(self)
+        if len(self._subscriptions) == 1:
+            self._demand_changed()
         if self.kind == "video":
             # A new subscriber can only start decoding at a keyframe: ask now rather than
             # waiting for the publisher's next periodic one.
@@ -113,6 +193,7 @@ class Publication:
             return
         self._closed = True
         self._keyframes.cancel()
+        self._forwarders = ()
         subscriptions, self._subscriptions = self._subscriptions, set()
         for subscription in subscriptions:
             subscription._detached(self)
@@ -121,4 +202,7 @@ class Publication:
             callback(self)
 
     def _detach(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)
+        if subscription in self._subscriptions:
+            self._subscriptions.discard(subscription)
+            if not self._subscriptions:
+                self._demand_changed()

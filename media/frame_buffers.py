@@ -25,6 +25,7 @@ The buffers keep aiortc's storage, sequence-number handling and loss rules (they
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver
@@ -41,6 +42,24 @@ AUDIO_REORDER_PACKETS = 2
 
 
 class _Draining(JitterBuffer):
+    # Called with every packet the receiver stores (RTX unwrapped, depayloaded), before it is
+    # stored: the packet-level forwarders are fed here (media/receiver_tap.py sets it).
+    forward: Callable[[RtpPacket], None] | None = None
+    # Whether anyone consumes whole frames; if not, packets are forwarded and not stored.
+    frames_wanted = True
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        forward = self.forward
+        if forward is not None:
+            forward(packet)
+        if not self.frames_wanted:
+            if self._origin is not None:
+                # Start afresh when frames are wanted again, not from stale packets.
+                self.remove(self.capacity)
+                self._origin = None
+            return False, None
+        return super().add(packet)
+
     def ready_frames(self) -> list[JitterFrame]:
         """Every further frame that is whole now, in order (after one was just handed on)."""
         frames = []

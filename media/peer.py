@@ -28,6 +28,7 @@ from aiortc import (
 )
 from aiortc.sdp import MediaDescription, SessionDescription
 
+from media import direct_receive
 from media.decoded_tap import DecodedVideoTap
 from media.fanout import Publication
 from media.forwarded_track import ForwardedTrack
@@ -86,7 +87,7 @@ class ParticipantPeer:
         self._senders: dict[ForwardedTrack, RTCRtpTransceiver] = {}
         self._encoded_streams: list[Subscription] = []
         self._decoded_taps: list[DecodedVideoTap] = []
-        self._video_frames = 0
+        self._video_publications: list[Publication] = []  # ended ones too: frames count on
         self._stats = StatsSampler(participant_id)
 
     def __repr__(self) -> str:
@@ -135,6 +136,7 @@ class ParticipantPeer:
             await self.pc.setRemoteDescription(offer)
             fresh = [self._tap(t) for t in self.pc.getTransceivers() if self._needs_tap(t)]
             await self.pc.setLocalDescription(await self.pc.createAnswer())
+            self._receive_directly()
             answer = self.pc.localDescription
             codecs = primary_codecs(answer)
             for mid, publication in fresh:
@@ -145,6 +147,11 @@ class ParticipantPeer:
                 self._announce(publication)
         self._signal_negotiation()
         return answer
+
+    def _receive_directly(self) -> None:
+        # Candidates are gathered by now: their protocols exist and can be hooked.
+        for transceiver in self.pc.getTransceivers():
+            direct_receive.install(transceiver.receiver.transport)
 
     def _prepare_transceivers(self, offer: SessionDescription) -> None:
         """One transceiver per new m-line, in m-line order, before aiortc applies the offer.
@@ -171,6 +178,7 @@ class ParticipantPeer:
             # The subscriber must receive exactly the publisher's codec: no transcoding.
             transceiver.setCodecPreferences(codec_preferences(codec))
             relay_keyframe_requests(transceiver.sender)
+            track.bind(transceiver.sender)
             self._senders[track] = transceiver
 
     def _take_pending(self, media: MediaDescription) -> ForwardedTrack | None:
@@ -206,8 +214,6 @@ class ParticipantPeer:
 
         def on_frame(frame: EncodedFrame) -> None:
             assert publication is not None
-            if kind == "video":
-                self._video_frames += 1
             publication.publish(frame)
 
         def on_end() -> None:
@@ -222,6 +228,10 @@ class ParticipantPeer:
             send_keyframe_request=tap.request_keyframe,
             keyframe_interval=self.keyframe_interval,
         )
+        tap.on_packet = publication.forward
+        publication.on_demand(tap.set_frames_wanted)
+        if kind == "video":
+            self._video_publications.append(publication)
         self._taps[mid] = tap
         return mid, publication
 
@@ -256,9 +266,7 @@ class ParticipantPeer:
             return existing
         if publication.codec is None:
             raise ValueError(f"{publication} has no negotiated codec yet")
-        track = ForwardedTrack(
-            publication, max_frames=self.limits.max_frames, max_bytes=self.limits.max_bytes
-        )
+        track = ForwardedTrack(publication)
         self._forwarded[publication] = track
         self._pending.append(track)
         publication.on_close(self.unsubscribe)
@@ -337,7 +345,8 @@ class ParticipantPeer:
     async def network_stats(self) -> NetworkStats:
         report = await self.pc.getStats()
         has_video = any(p.kind == "video" for p in self.publications)
-        return self._stats.sample(report, self._video_frames, has_video)
+        video_frames = sum(p.frames for p in self._video_publications)
+        return self._stats.sample(report, video_frames, has_video)
 
     async def close(self) -> None:
         """Close the connection; this participant's publications end, subscribers notice."""

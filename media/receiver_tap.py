@@ -20,6 +20,7 @@ from typing import Any
 
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtp import RtpPacket
 
 from media import compat, frame_buffers
 from media.frames import CodecInfo, EncodedFrame, is_keyframe
@@ -27,6 +28,10 @@ from media.frames import CodecInfo, EncodedFrame, is_keyframe
 logger = logging.getLogger(__name__)
 
 FrameSink = Callable[[EncodedFrame], None]
+PacketSink = Callable[[RtpPacket, str], None]
+
+# aiortc 1.16.0's private map of the receiver's payload types (media/compat.py pins it).
+RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
 
 
 class _TapQueue:
@@ -54,9 +59,10 @@ class _TapQueue:
 
 
 class ReceiverTap:
-    """Encoded frames of one RTCRtpReceiver, after its jitter buffer, to a callback.
+    """Encoded frames of one RTCRtpReceiver, after its jitter buffer, to a callback; and its
+    RTP packets, as they enter the buffer, to another (`on_packet`, set any time).
 
-    `on_frame` runs on the event loop inside aiortc's packet handler: it must not block.
+    Both run on the event loop inside aiortc's packet handler: they must not block.
     `request_keyframe()` sends an RTCP PLI to the remote sender through this receiver.
     """
 
@@ -93,6 +99,28 @@ class ReceiverTap:
         # for a player's sake (media/frame_buffers.py).
         self._buffer = frame_buffers.install(receiver, kind)
         self._timestamps = getattr(receiver, frame_buffers.RECEIVER_TIMESTAMP_MAPPER)
+        self._receiver_codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, RECEIVER_CODECS)
+        self.on_packet: PacketSink | None = None
+        self._buffer.forward = self._packet
+
+    def _packet(self, packet: RtpPacket) -> None:
+        on_packet = self.on_packet
+        if on_packet is None:
+            return
+        codec = self._receiver_codecs.get(packet.payload_type)
+        if codec is not None:
+            try:
+                on_packet(packet, codec.mimeType)
+            except Exception:
+                logger.exception("RTP packet consumer failed")
+
+    @property
+    def frames_wanted(self) -> bool:
+        return self._buffer.frames_wanted
+
+    def set_frames_wanted(self, wanted: bool) -> None:
+        """Whether to reassemble frames at all (forwarding needs none: it takes packets)."""
+        self._buffer.frames_wanted = wanted
 
     @property
     def ended(self) -> bool:

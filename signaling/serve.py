@@ -48,6 +48,7 @@ def serve(settings: Settings, local_s3: bool) -> int:
         _print_urls(settings, demo, staff)
         web.run_app(
             app,
+            loop=new_event_loop(settings.event_loop),
             host=settings.host,
             port=settings.port,
             print=None,
@@ -61,6 +62,16 @@ def serve(settings: Settings, local_s3: bool) -> int:
         if s3 is not None:
             s3.stop()
     return 0
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """The loop the server runs on: uvloop's handles each datagram in C, where asyncio's
+    selector loop runs several Python frames per packet (docs/bench/README.md)."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 async def warm_faces(app: web.Application) -> None:

@@ -73,6 +73,7 @@ class Settings:
     face_match_threshold: float | None = None  # None: identity.policy's provisional default
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     @property
     def production(self) -> bool:
@@ -224,6 +225,12 @@ def _log_format(name: str, raw: str) -> str:
     return raw
 
 
+def _event_loop(name: str, raw: str) -> str:
+    if raw not in ("uvloop", "asyncio"):
+        raise SettingsError(f"{name}: expected 'uvloop' or 'asyncio', got {raw!r}")
+    return raw
+
+
 def _retention(name: str, raw: str) -> tuple[RetentionClass, ...]:
     try:
         return parse_retention_classes(raw)
@@ -298,6 +305,11 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
     ),
     "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "log_format": (_log_format, "`json` (one object per line) or `text`"),
+    "event_loop": (
+        _event_loop,
+        "`uvloop` (libuv: a third less CPU per forwarded packet, docs/bench/README.md) or "
+        "`asyncio` (the standard library's loop)",
+    ),
 }
 
 

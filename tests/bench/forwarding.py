@@ -195,7 +195,12 @@ def free_port() -> int:
 
 
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTARYLINK_")}
+    # NOTARYLINK_EVENT_LOOP passes: comparing the servers' event loops is a bench's question.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NOTARYLINK_") or k == "NOTARYLINK_EVENT_LOOP"
+    }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env.update(extra)
     return env

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.unit
 
 DROP_VIDEO_EVERY = 40  # packets: about 3 video packets a second lost on their first sending
 DROP_AUDIO_EVERY = 10  # packets: 5 audio packets a second lost for good
+DROP_DOWNLINK_EVERY = 12  # video packets from the server to a subscriber
 
 
 def _lose_packets(transport: Any, drops: dict[int, int]) -> dict[int, list[int]]:
@@ -84,3 +85,48 @@ async def test_lost_packets_are_recovered_or_given_up_and_nothing_lags_behind(
         timeout=5,
         what="video keeping pace with the publisher",
     )
+
+
+async def test_packets_lost_on_the_way_to_the_subscriber_are_resent_from_the_history(
+    session: Session, webm: Path
+) -> None:
+    player = session.player(webm)
+    video = RecordingTrack(player.video)
+    await session.join("applicant", [player.audio, video])
+    viewer = await session.join("notary", [], decode=False, tap=True)
+    assert viewer.peer is not None
+    await wait_for(
+        lambda: any(t.forwarder is not None for t in viewer.peer.subscriptions.values()),  # type: ignore[union-attr]
+        timeout=10,
+        what="the viewer's forwarders",
+    )
+    (forwarded,) = [t for t in viewer.peer.subscriptions.values() if t.kind == "video"]
+    forwarder = forwarded.forwarder
+    assert forwarder is not None
+    output = forwarder._output
+    original_send = output.send
+    lost: list[int] = []
+    first_sendings = [0]
+
+    def lossy_send(data: bytes) -> bool:
+        # Only first sendings (the media payload type) are lost; retransmissions are RTX.
+        if data[1] & 0x7F == forwarder.payload_type:
+            first_sendings[0] += 1
+            if first_sendings[0] % DROP_DOWNLINK_EVERY == 0:
+                lost.append(int.from_bytes(data[2:4], "big"))
+                return True
+        return original_send(data)
+
+    output.send = lossy_send  # type: ignore[method-assign]
+    start_count = sum(len(r.frames) for r in viewer.received_of("video"))
+    await wait_for(
+        lambda: sum(len(r.frames) for r in viewer.received_of("video")) >= start_count + 45,
+        timeout=15,
+        what="video through a lossy downlink",
+    )
+    assert len(lost) >= 2
+    assert forwarder.retransmitted >= len(lost) - 1  # the last may not be reported yet
+    (video_record,) = viewer.received_of("video")
+    got = [digest(frame.data) for frame in video_record.frames]
+    start = video.sent.index(got[0])
+    assert video.sent[start : start + len(got)] == got, "frames lost or corrupted downstream"

@@ -78,3 +78,13 @@ async def test_the_test_app_loads_no_face_models(client: TestClient[object, obje
     assert (await client.get("/readyz")).status == 200
     assert client.app[PLATFORM]._face_worker is None
     assert client.app[PLATFORM]._face_warm_up is None
+
+
+@pytest.mark.parametrize(("kind", "module"), [("uvloop", "uvloop"), ("asyncio", "asyncio")])
+def test_the_server_runs_on_the_loop_its_settings_name(kind: str, module: str) -> None:
+    loop = serve.new_event_loop(kind)
+    try:
+        assert type(loop).__module__.split(".")[0] == module
+        assert loop.run_until_complete(asyncio.sleep(0, result="ran")) == "ran"
+    finally:
+        loop.close()

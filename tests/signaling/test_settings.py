@@ -201,3 +201,11 @@ def test_a_tsa_needs_its_roots() -> None:
         dotenv=None,
     )
     assert settings.tsa_roots_path == Path("/r.pem")
+
+
+def test_the_event_loop_is_uvloop_unless_asked_otherwise() -> None:
+    assert load_settings({}, dotenv=None).event_loop == "uvloop"
+    chosen = load_settings({"NOTARYLINK_EVENT_LOOP": "asyncio"}, dotenv=None)
+    assert chosen.event_loop == "asyncio"
+    with pytest.raises(SettingsError, match="NOTARYLINK_EVENT_LOOP"):
+        load_settings({"NOTARYLINK_EVENT_LOOP": "trio"}, dotenv=None)
