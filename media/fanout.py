@@ -15,6 +15,11 @@ from media.subscription import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, Subscripti
 
 logger = logging.getLogger(__name__)
 
+# How much of a recent keyframe's stream a new subscriber is given at once: half a second of
+# 90 kHz video, a burst its jitter buffer absorbs, and a bound in packets (about 500 KB).
+REPLAY_MAX_TICKS = 45_000
+REPLAY_MAX_PACKETS = 400
+
 
 class PacketSink(Protocol):
     """A subscriber's forwarder: takes the publisher's RTP packets (media/rtp_forwarder.py)."""
@@ -56,6 +61,8 @@ class Publication:
         self._keyframe_start: KeyframeStart | None = None
         self._keyframe_mime = ""
         self._on_demand: Callable[[bool], None] | None = None
+        # Video: the packets since the latest keyframe began, while it is recent.
+        self._since_keyframe: list[RtpPacket] | None = None
         self.first_arrival: float | None = None
         self.last_arrival: float | None = None
         self._subscriptions: set[Subscription] = set()
@@ -133,6 +140,9 @@ class Publication:
             if self._keyframe_start(packet.payload):
                 self.keyframes += 1
                 self._keyframes.keyframe_seen()
+                self._since_keyframe = [packet]
+            elif self._since_keyframe is not None:
+                self._keep_since_keyframe(packet)
         for forwarder in self._forwarders:
             try:
                 forwarder.forward(packet, mime_type)
@@ -145,10 +155,28 @@ class Publication:
         if self._closed or forwarder in self._forwarders:
             return
         self._forwarders = (*self._forwarders, forwarder)
-        if self.kind == "video":
+        if self.kind != "video":
+            return
+        recent = self._since_keyframe
+        if recent:
+            # The keyframe that just went by, and what followed it: a subscriber that joins
+            # a moment after the publisher started (the usual case) has a picture at once
+            # instead of after a keyframe request's round trip.
+            for packet in recent:
+                forwarder.forward(packet, self._keyframe_mime)
+        else:
             # A new subscriber can only start decoding at a keyframe: ask now rather than
             # waiting for the publisher's next periodic one.
             self.request_keyframe()
+
+    def _keep_since_keyframe(self, packet: RtpPacket) -> None:
+        recent = self._since_keyframe
+        assert recent is not None
+        age = (packet.timestamp - recent[0].timestamp) & 0xFFFFFFFF
+        if len(recent) >= REPLAY_MAX_PACKETS or age > REPLAY_MAX_TICKS:
+            self._since_keyframe = None  # too old to replay: a new subscriber asks instead
+        else:
+            recent.append(packet)
 
     def remove_forwarder(self, forwarder: PacketSink) -> None:
         self._forwarders = tuple(f for f in self._forwarders if f is not forwarder)
@@ -194,6 +222,7 @@ class Publication:
         self._closed = True
         self._keyframes.cancel()
         self._forwarders = ()
+        self._since_keyframe = None
         subscriptions, self._subscriptions = self._subscriptions, set()
         for subscription in subscriptions:
             subscription._detached(self)
