@@ -43,9 +43,24 @@ def test_ntp_round_trips_through_aiortcs_parser() -> None:
 def test_installed_clock_is_what_aiortc_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "current_ntp_time", clock.current_ntp_time)
     monkeypatch.setattr(clock, "current_ms", clock.current_ms)
+    monkeypatch.setattr(clock, "current_datetime", clock.current_datetime)
     fast_clock.install()
     assert clock.current_ntp_time is fast_clock.current_ntp_time
     assert clock.current_ms is fast_clock.current_ms
+    assert clock.current_datetime is fast_clock.current_datetime
     # And it tells the time: within a second of the datetime-based reading.
     reference = clock.datetime_to_ntp(clock.current_datetime())
     assert abs(clock.current_ntp_time() - reference) < 1 << 32
+
+
+def test_datetime_is_aware_current_and_reused_within_a_millisecond() -> None:
+    before = datetime.datetime.now(datetime.UTC)
+    first = fast_clock.current_datetime()
+    second = fast_clock.current_datetime()
+    assert first.tzinfo is not None
+    assert abs(first - before) < datetime.timedelta(milliseconds=50)
+    assert second is first or second - first <= datetime.timedelta(milliseconds=2)
+    time.sleep(0.003)
+    later = fast_clock.current_datetime()
+    assert later > first
+    assert abs(later - datetime.datetime.now(datetime.UTC)) < datetime.timedelta(milliseconds=50)
