@@ -5,7 +5,9 @@ boxes come back in the coordinates of the full image, and encodings and landmark
 computed on the full image (the encoder cuts a 150x150 chip around the landmarks, so its cost
 does not depend on the frame size and full resolution only helps it).
 
-CPU work runs in a shared thread pool (`FaceWorker`; dlib releases the GIL while it works).
+CPU work runs in a shared thread pool (`FaceWorker`). dlib's HOG detector releases the GIL while
+it works; its DNN encoder does not (measured: a ~90 ms `compute_face_descriptor` call keeps
+every other thread of the process, the event loop included, waiting for its whole length).
 dlib's HOG detector and its DNN encoder keep working buffers inside the model object and are
 not safe to call from two threads at once (the matcher and a liveness check of one session
 run side by side: sharing face_recognition's module-level models crashed the process with

@@ -19,6 +19,10 @@ once a face's size is known, at the scale that makes that face about `target_fac
 with no upsampling (several times cheaper), falling back to the full search when that finds
 nothing. The encoding is always computed on the full frame.
 
+A frame source that can skip work between checks (media's DecodedVideoTap, a `Pacer`) is
+told after every check when the next one is due and whether the schedule is steady; in the
+steady phase it need not decode anything before then (docs/identity.md).
+
 Every event carries the model name and version and the threshold with its source; none
 carries a template.
 """
@@ -29,7 +33,7 @@ import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -57,6 +61,13 @@ class FrameLike(Protocol):
 
     @property
     def media_time(self) -> float: ...
+
+
+@runtime_checkable
+class Pacer(Protocol):
+    """A frame source that wants to know when the next picture is needed (media's tap)."""
+
+    def want_next(self, media_time: float, *, sparse: bool = False) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +185,8 @@ class LiveMatcher:
         self.stats = MatcherStats()
         self._runner: LatestOnly[_Job] = LatestOnly(self._check)
         self._next_due: float | None = None
+        self._steady = False  # the next check is a steady one (not acquiring or confirming)
+        self._pacer: Pacer | None = None
         self._last_media_time: float | None = None
         self._last_kind: EventKind | None = None
         self._verdict_seen = False
@@ -197,6 +210,7 @@ class LiveMatcher:
         self._last_media_time = t
         if self._next_due is not None and t < self._next_due:
             self.stats.skipped += 1
+            self._pace()  # the source delivered early (or on its own): tell it again
             return False
         self._next_due = t + self.config.acquire_interval
         self._runner.submit(_Job(frame, time.monotonic()))
@@ -205,13 +219,19 @@ class LiveMatcher:
     async def run(self, frames: AsyncIterable[FrameLike]) -> None:
         """Offer every frame of an async source (e.g. media's DecodedVideoTap) until it ends
         or consent is withdrawn; then wait for the check in flight."""
+        self._pacer = frames if isinstance(frames, Pacer) else None
         try:
             async for frame in frames:
                 if self._closed or not self.consent.active:
                     break
                 self.offer(frame)
         finally:
+            self._pacer = None
             await self._runner.drain()
+
+    def _pace(self) -> None:
+        if self._pacer is not None and self._next_due is not None:
+            self._pacer.want_next(self._next_due, sparse=self._steady)
 
     async def check_now(self, frame: FrameLike) -> list[IdentityEvent]:
         """Check this frame now, outside the schedule (a still, a test); returns its events."""
@@ -350,6 +370,8 @@ class LiveMatcher:
         due = job.frame.media_time + interval
         if self._next_due is None or due > self._next_due:
             self._next_due = due
+        self._steady = steady
+        self._pace()
         return events
 
 
@@ -382,5 +404,6 @@ __all__ = [
     "LiveMatcher",
     "MatcherConfig",
     "MatcherStats",
+    "Pacer",
     "run_live_match",
 ]

@@ -1,9 +1,16 @@
 """Decoded video of one publication at a requested rate (for identity checks).
 
-The only place media/ decodes: the decoder exists while a tap exists. Every encoded frame
-must be decoded (delta frames depend on their predecessors), but only one picture per
-1/fps of media time is converted to an image and handed on. Decoding and conversion run in
-one worker thread per tap, off the event loop; the output keeps only the latest pictures.
+The only place media/ decodes: the decoder exists while a tap exists. Delta frames depend on
+their predecessors, so a tap that must deliver a picture at any moment decodes every encoded
+frame ("dense"), and converts only one picture per 1/fps of media time to an image. Decoding
+and conversion run in one worker thread per tap, off the event loop; the output keeps only the
+latest pictures.
+
+A consumer that knows when it wants its next picture says so (`want_next`). With
+`sparse=True` (the live match between checks, every 3 s) nothing is decoded until then: when
+the time comes, the tap decodes the next keyframe, asking the publisher for one (through the
+publication's throttled requests) if none comes. That costs the publisher one keyframe per
+picture instead of costing the server a decode of every frame (docs/identity.md).
 """
 
 from __future__ import annotations
@@ -28,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 # FFmpeg's native decoders: no dependency beyond what PyAV ships, and faster than libvpx's.
 DECODERS = {"VP8": "vp8", "H264": "h264"}
+# Sparse: a keyframe asked for and not come within this much media time is asked for again
+# (the publication coalesces and rate-limits requests anyway).
+KEYFRAME_RETRY_S = 1.0
+# Sparse: after a picture, wait this long for the consumer to name its next time (want_next)
+# before delivering again unasked, so that a consumer that forgot cannot stall the tap.
+SPARSE_WAIT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +124,15 @@ class DecodedVideoTap:
         self.publication = publication
         self.interval = 1.0 / fps
         self.decoded = 0  # encoded frames through the decoder
+        self.decoded_keyframes = 0
         self.emitted = 0  # pictures handed on
         self.discarded = 0  # pictures replaced before anyone read them
         self.errors = 0
+        self.skipped = 0  # encoded frames not decoded (sparse, or waiting for a keyframe)
+        self.keyframe_requests = 0  # asked for because a picture was due and none could be made
+        self._sparse = False
+        self._chain = True  # the decoder has every frame since its last keyframe
+        self._asked_at: float | None = None  # media time of the last keyframe request
         self._decoder = _Decoder(width, pixel_format)
         self._pending: deque[DecodedFrame] = deque(maxlen=max_pending)
         self._ready = asyncio.Event()
@@ -127,12 +146,47 @@ class DecodedVideoTap:
         )
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    @property
+    def sparse(self) -> bool:
+        return self._sparse
+
+    def want_next(self, media_time: float, *, sparse: bool = False) -> None:
+        """No picture is wanted before `media_time` (seconds of media time); with `sparse`,
+        no frame before it is decoded either, and the picture comes from a keyframe."""
+        self._next_time = media_time
+        if self._sparse and not sparse and not self._chain:
+            self._ask_keyframe(None)  # dense again: the decoder needs a keyframe first
+        self._sparse = sparse
+
+    def _ask_keyframe(self, media_time: float | None) -> None:
+        asked = self._asked_at
+        since = None if media_time is None or asked is None else media_time - asked
+        if since is not None and 0 <= since < KEYFRAME_RETRY_S:
+            return  # asked recently; the publisher's answer is on its way
+        self._asked_at = media_time
+        self.keyframe_requests += 1
+        self.subscription.request_keyframe()
+
+    def _decodable(self, frame: EncodedFrame, media_time: float, want: bool) -> bool:
+        """Whether to decode this frame; False skips it (and breaks the decoder's chain)."""
+        if frame.keyframe:
+            return not self._sparse or want
+        if self._chain and (not self._sparse or want):
+            return True
+        if want:  # a picture is due and only a keyframe can make one
+            self._ask_keyframe(media_time)
+        return False
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             async for frame in self.subscription:
                 media_time = float(frame.pts * frame.time_base)
                 want = self._next_time is None or media_time >= self._next_time
+                if not self._decodable(frame, media_time, want):
+                    self.skipped += 1
+                    self._chain = False
+                    continue
                 try:
                     pictures = await loop.run_in_executor(
                         self._executor, self._decoder.decode, frame, want
@@ -144,8 +198,13 @@ class DecodedVideoTap:
                     self.subscription.request_keyframe()
                     continue
                 self.decoded += 1
+                if frame.keyframe:
+                    self.decoded_keyframes += 1
+                    self._chain, self._asked_at = True, None
                 if pictures:
-                    self._next_time = media_time + self.interval
+                    # Sparse: the consumer names its next time (want_next) once it has looked.
+                    wait = SPARSE_WAIT_S if self._sparse else self.interval
+                    self._next_time = media_time + wait
                 for picture in pictures:
                     if len(self._pending) == self._pending.maxlen:
                         self.discarded += 1

@@ -3,7 +3,9 @@ the liveness challenge.
 
 It wires `identity/` (faces, consent, matching, liveness) to one room's media: the applicant's
 video is decoded only once consent, an ID face and a video publication all exist, at the low
-rate the matcher asks for; a liveness challenge opens a second, faster tap (10 fps, at most
+rate the matcher asks for, and between steady checks not at all (the matcher tells the tap when
+its next check is due; the tap then decodes one keyframe, asked for: docs/identity.md); a
+liveness challenge opens a second, faster tap (10 fps, at most
 640 px wide) for its time limit only. Results go to the notary and into the evidence chain as
 scores, never as templates; the template is deleted when the session closes.
 """

@@ -13,6 +13,12 @@ every stream (tests/bench/latency.py). A run with no server at all ("direct": th
 peer connections connected to each other) gives the load generator's own latency, which the
 servers' figures are compared with: what is left is the latency the server adds.
 
+With --face the applicant's identity is checked as in a real session: the applicant plays a
+real face (tests/bench/face_source.py, the shared test data's clip) and consents to face
+processing, and for ours the notary hands in the ID photo, so the server runs the live match
+in every session. The load generator counts the identity events the notary receives in the
+window; a run of ours in which a session got none is not sustained, and says so.
+
 For each server, N grows until a run no longer sustains the load (a subscriber under 25 fps or
 a session that never flowed). The output is a table, then, as the last line, one JSON object;
 with --docs, docs/bench/janus.md's results block and docs/bench/janus.png are written too.
@@ -39,6 +45,7 @@ import aiohttp
 
 from signaling.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
 from tests.bench import janus, procstat
+from tests.bench.face_source import ID_PHOTO, make_face_source_webm, missing_testdata
 from tests.bench.forwarding import (
     DISTURBED_PCT,
     PYTHON,
@@ -92,7 +99,9 @@ class CompareConfig:
     setup_concurrency: int = 4
     flow_timeout_s: float = 60.0
     record: bool = True
-    face: bool = False  # the applicant's consent to face processing (ours' identity checks)
+    # The applicant shows a real face and consents to face processing; ours gets the ID photo
+    # and runs its identity checks (docs/identity.md).
+    face: bool = False
     janus_event_loops: int = 0
     docs_dir: Path | None = None  # write janus.md's results and janus.png there
 
@@ -105,14 +114,29 @@ class CompareResult(RunResult):
     recorded_bytes: int = 0  # written by the recording during the window
     unmatched_frames: int = 0
     payload_kept: bool = True  # False (naive): no frame matches its stamp, so no loss/latency
+    identity_expected: bool = False  # ours with --face: every session must report checks
+    identity: list[dict[str, Any]] = field(default_factory=list)  # per session, the window's
 
     @property
     def others_cpu_pct(self) -> float:
         return max(0.0, super().others_cpu_pct - self.helper_cpu_pct)
 
+    def identity_count(self, key: str = "events", kind: str | None = None) -> int:
+        if kind is not None:
+            return sum(int(s["kinds"].get(kind, 0)) for s in self.identity)
+        return sum(int(s[key]) for s in self.identity)
+
+    @property
+    def identity_silent(self) -> int:
+        """Sessions that should have been checked and reported no identity event."""
+        if not self.identity_expected:
+            return 0
+        reported = sum(1 for s in self.identity if s["events"] > 0)
+        return self.sessions - reported
+
     @property
     def sustained(self) -> bool:
-        if not super().sustained:
+        if not super().sustained or self.identity_silent:
             return False
         loss, p95 = self.loss_pct("video"), self.latency("video", 95)
         return (loss is None or loss < SUSTAINED_LOSS_PCT) and (
@@ -132,9 +156,28 @@ class CompareResult(RunResult):
         values = self.video_latency_ms if kind == "video" else self.audio_latency_ms
         return round(percentile(values, q), 2) if values else None
 
+    def notes(self) -> list[str]:
+        notes = super().notes()
+        if self.identity_silent:
+            notes.insert(
+                0,
+                f"IDENTITY CHECKS DID NOT RUN: {self.identity_silent} of {self.sessions} "
+                "session(s) reported no identity event in the window (not sustained; see the "
+                "server's log)",
+            )
+        return notes
+
     def summary(self) -> dict[str, Any]:
         out = super().summary()
+        latencies = [v for s in self.identity for v in s["latency_ms"]]
+        expected = self.identity_expected
         out |= {
+            "identity_events": self.identity_count() if expected else None,
+            "identity_checks": self.identity_count("checks") if expected else None,
+            "identity_match": self.identity_count(kind="match") if expected else None,
+            "identity_kinds": _merge_kinds(self.identity) if expected else None,
+            "identity_silent_sessions": self.identity_silent if expected else None,
+            "identity_latency_ms_p50": (round(percentile(latencies, 50), 1) if latencies else None),
             "video_loss_pct": _round(self.loss_pct("video"), 3),
             "audio_loss_pct": _round(self.loss_pct("audio"), 3),
             "video_latency_ms_p50": self.latency("video", 50),
@@ -143,6 +186,13 @@ class CompareResult(RunResult):
             "audio_latency_ms_p95": self.latency("audio", 95),
             "helper_cpu_pct": round(self.helper_cpu_pct, 1),
             "recorded_kbps": round(self.recorded_bytes * 8 / self.window_s / 1000),
+            # Keyframes each subscriber got per second, the largest: periodic ones of the
+            # source, and (--face) the applicant's answers to the server's requests.
+            "video_keyframes_per_s_max": round(
+                max((s.get("video_keyframes", 0) for s in self.subscribers), default=0)
+                / self.window_s,
+                2,
+            ),
             "unmatched_frames": self.unmatched_frames,
         }
         return out
@@ -150,6 +200,14 @@ class CompareResult(RunResult):
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _merge_kinds(sessions: list[dict[str, Any]]) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for session in sessions:
+        for kind, count in session["kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + int(count)
+    return dict(sorted(kinds.items()))
 
 
 # --- one measurement --------------------------------------------------------------------------
@@ -166,6 +224,7 @@ class Target:
     helper_pids: list[int] = field(default_factory=list)
     recorded: Callable[[], int] = lambda: 0  # bytes recorded so far
     payload_kept: bool = True  # False: the server transcodes, frames cannot be matched
+    identity: bool = False  # the server checks the applicant's identity (ours, --face)
 
 
 def tree_bytes(root: Path) -> int:
@@ -200,7 +259,13 @@ def _rss(pid: int | None) -> int:
     return procstat.rss_bytes(pid) if pid is not None else 0
 
 
-async def measure(target: Target, config: CompareConfig, source: Path, work: Path) -> CompareResult:
+async def measure(
+    target: Target,
+    config: CompareConfig,
+    source: Path,
+    work: Path,
+    face_source: Path | None = None,
+) -> CompareResult:
     count = len(target.sessions)
     pid = target.pid
     idle_rss = _rss(pid)
@@ -223,6 +288,7 @@ async def measure(target: Target, config: CompareConfig, source: Path, work: Pat
                         "sessions": target.sessions[index::workers_n],
                         "record": config.record,
                         "face": config.face,
+                        **_face_spec(face_source),
                         "concurrency": config.setup_concurrency,
                         "flow_timeout": config.flow_timeout_s,
                         "deadline": setup_budget + config.warmup_s + config.window_s + 120,
@@ -292,7 +358,20 @@ async def measure(target: Target, config: CompareConfig, source: Path, work: Pat
         recorded_bytes=max(0, recorded),
         unmatched_frames=sum(r["unmatched_frames"] for r in results),
         payload_kept=target.payload_kept,
+        identity_expected=target.identity,
+        identity=[s for r in results for s in r.get("identity", [])],
     )
+
+
+def _face_spec(face_source: Path | None) -> dict[str, Any]:
+    """The load generator's part of --face: the applicant's source and the ID photo."""
+    if face_source is None:
+        return {}
+    return {
+        "face_source": str(face_source),
+        "face_duration": media_duration(face_source),
+        "id_photo": str(ID_PHOTO),
+    }
 
 
 # --- the servers ------------------------------------------------------------------------------
@@ -305,6 +384,7 @@ class Shared:
     work: Path
     source: Path
     s3: Any = None  # recorder.local_s3.LocalS3Server
+    face_source: Path | None = None  # --face: the applicant's (tests/bench/face_source.py)
 
 
 async def _wait_ready(base: str, log: Path, timeout: float = 60.0) -> None:
@@ -355,8 +435,9 @@ async def run_ours(count: int, config: CompareConfig, shared: Shared) -> Compare
             list(rooms),
             helper_pids=_s3_pids(shared.s3),
             recorded=lambda: chained_segment_bytes(data_dir / "spool"),
+            identity=config.face,
         )
-        result = await measure(target, config, shared.source, work)
+        result = await measure(target, config, shared.source, work, shared.face_source)
     result.consent_expired = _count(log, "Consent to send expired")
     return result
 
@@ -378,7 +459,7 @@ async def run_janus(count: int, config: CompareConfig, shared: Shared) -> Compar
             [{"label": f"j{i}", "room": janus_config.room(i)} for i in range(count)],
             recorded=lambda: tree_bytes(janus_config.record_dir),
         )
-        return await measure(target, config, shared.source, shared.work)
+        return await measure(target, config, shared.source, shared.work, shared.face_source)
 
 
 async def run_naive(count: int, config: CompareConfig, shared: Shared) -> CompareResult:
@@ -404,14 +485,14 @@ async def run_naive(count: int, config: CompareConfig, shared: Shared) -> Compar
             recorded=lambda: tree_bytes(record_dir),
             payload_kept=False,
         )
-        result = await measure(target, config, shared.source, shared.work)
+        result = await measure(target, config, shared.source, shared.work, shared.face_source)
     result.consent_expired = _count(log, "Consent to send expired")
     return result
 
 
 async def run_direct(count: int, config: CompareConfig, shared: Shared) -> CompareResult:
     target = Target("direct", None, {}, [{"label": f"d{i}"} for i in range(count)])
-    return await measure(target, config, shared.source, shared.work)
+    return await measure(target, config, shared.source, shared.work, shared.face_source)
 
 
 RUNNERS = {"ours": run_ours, "janus": run_janus, "naive": run_naive, "direct": run_direct}
@@ -461,6 +542,8 @@ async def run_all(config: CompareConfig, work: Path, out: Any = sys.stdout) -> d
     missing = janus.available() if "janus" in config.servers else ""
     if missing:
         raise RuntimeError(f"janus cannot run here: {missing}")
+    if config.face and (missing := missing_testdata()):
+        raise RuntimeError(missing)
     source = work / "source.webm"
     await asyncio.to_thread(
         make_source_webm,
@@ -469,9 +552,21 @@ async def run_all(config: CompareConfig, work: Path, out: Any = sys.stdout) -> d
         size=(config.width, config.height),
         bit_rate=config.bit_rate,
     )
-    media = describe(source)
+    media: dict[str, Any] = dict(describe(source))
     print(f"source: {media}", file=out, flush=True)
     shared = Shared(work=work, source=source)
+    if config.face:
+        # Every server and every N: the applicant plays the same face (one pass of encoding).
+        shared.face_source = await asyncio.to_thread(
+            make_face_source_webm,
+            work / "face-source.webm",
+            source,
+            seconds=config.media_seconds,
+            size=(config.width, config.height),
+            bit_rate=config.bit_rate,
+        )
+        media["applicant"] = describe(shared.face_source)
+        print(f"applicant's source (face): {media['applicant']}", file=out, flush=True)
     async with contextlib.AsyncExitStack() as stack:
         if config.record and "ours" in config.servers:
             shared.s3 = await asyncio.to_thread(_start_s3, work / "s3")
@@ -605,6 +700,7 @@ def summarize(
         "by_sessions": by_n,
         "recording": config.record,
         "face_consent": config.face,
+        "identity_checks": _identity_headline(ours, config.face),
         "source": media,
         "cpu_cores": os.cpu_count(),
         "window_s": config.window_s,
@@ -612,6 +708,19 @@ def summarize(
         "elapsed_s": round(elapsed, 1),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": [r.summary() for r in runs],
+    }
+
+
+def _identity_headline(ours: dict[int, CompareResult], face: bool) -> dict[str, Any] | None:
+    """Ours with --face: the identity events per N, and the Ns whose sessions got none."""
+    if not face:
+        return None
+    return {
+        "events_by_sessions": {str(n): r.identity_count() for n, r in sorted(ours.items())},
+        "match_by_sessions": {
+            str(n): r.identity_count(kind="match") for n, r in sorted(ours.items())
+        },
+        "silent": [n for n, r in sorted(ours.items()) if r.identity_silent],
     }
 
 
@@ -637,6 +746,8 @@ COLUMNS = (
     ("video_latency_ms_p95", "lat p95 ms", "{:.1f}"),
     ("audio_latency_ms_p95", "audio p95 ms", "{:.1f}"),
     ("recorded_kbps", "rec kbit/s", "{}"),
+    ("identity_events", "id events", "{}"),
+    ("identity_match", "id match", "{}"),
     ("sustained", "sustained", "{}"),
 )
 
@@ -678,7 +789,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Run of {report['date']}, {report['cpu_cores']} cores, window {report['window_s']:.0f} s,"
         f" recording {'on' if report['recording'] else 'off'}, source {report['source']['video']}"
         f" ~{report['source'].get('video_kbps', '?')} kbit/s + Opus"
-        f" ({report['elapsed_s']:.0f} s in all).",
+        f"{_face_words(report)} ({report['elapsed_s']:.0f} s in all).",
         "",
         "| " + " | ".join(rows[0]) + " |",
         "|" + "---|" * len(rows[0]),
@@ -690,6 +801,16 @@ def markdown(report: dict[str, Any]) -> str:
     headline = {k: v for k, v in report.items() if k not in ("runs", "source", "by_sessions")}
     lines += ["", "```", json.dumps(headline, ensure_ascii=False), "```", ""]
     return "\n".join(lines)
+
+
+def _face_words(report: dict[str, Any]) -> str:
+    if not report.get("face_consent"):
+        return ", identity checks off"
+    return (
+        ", identity checks on (the applicant plays the Lin-Manuel Miranda clip, ~"
+        f"{report['source'].get('applicant', {}).get('video_kbps', '?')} kbit/s; ID photo"
+        " handed in)"
+    )
 
 
 def write_docs(report: dict[str, Any], docs_dir: Path) -> None:
@@ -789,7 +910,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--retries", type=int, default=defaults.retries)
     parser.add_argument("--no-record", action="store_true", help="every server without recording")
-    parser.add_argument("--face", action="store_true", help="the applicant consents to face checks")
+    parser.add_argument(
+        "--face",
+        action="store_true",
+        help="identity checks on: the applicant shows a real face, consents, and ours gets the"
+        " ID photo (needs ../shared/testdata)",
+    )
     parser.add_argument("--janus-event-loops", type=int, default=defaults.janus_event_loops)
     parser.add_argument("--docs", type=Path, help=f"write janus.md and janus.png there ({DOCS})")
     parser.add_argument("--keep", type=Path, help="keep logs, media and recordings there")
@@ -798,6 +924,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown server(s): {sorted(unknown)}")
+    if args.face and (missing := missing_testdata()):
+        parser.error(missing)
     config = CompareConfig(
         sessions=args.sessions,
         naive_sessions=args.naive_sessions,

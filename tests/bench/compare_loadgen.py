@@ -11,6 +11,12 @@ frame loss per stream besides the frame rates. Nothing is decoded or reassembled
 
 Ours records when the notary starts the session (`start`), so with `record` the notary sends it
 once the applicant is admitted, as a notary does in the console.
+
+With `face` (compare --face) the applicant plays `face_source` (a real face,
+tests/bench/face_source.py) instead of the synthetic source, consents to face processing, and
+for ours the notary hands in the applicant's ID photo (`id_photo`) through the REST API, as the
+console does, so that the server matches the applicant's live face in every session. The notary
+counts the identity events the server pushes to it over the WebSocket during the window.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import aioice.ice
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver
 
 from tests.bench.client import BenchParticipant, Counts
+from tests.bench.face_source import FaceFile
 from tests.bench.janus_client import JanusParticipant
 from tests.bench.latency import (
     LOSS_GRACE_S,
@@ -98,6 +105,10 @@ class TimedParticipant(BenchParticipant):
         receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
         self.party.tap(track.kind, receiver)
 
+    def events_of(self, kind: str) -> list[dict[str, Any]]:
+        """Every event of this type received so far, in order (kept by BenchParticipant)."""
+        return self._events.get(kind, [])
+
 
 @dataclass
 class Session:
@@ -107,6 +118,10 @@ class Session:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     setup_s: float = 0.0
     error: str = ""
+    # Ours with `face`: the identity events the notary has received so far.
+    identity: Callable[[], list[dict[str, Any]]] | None = None
+    identity_start: int = 0  # how many had arrived when the window opened
+    identity_end: int = 0  # ... and when it ended
 
     def flowing(self) -> bool:
         return all(
@@ -123,9 +138,9 @@ class Session:
             party.player.stop()
 
 
-def _pair(source: EncodedFile) -> list[Party]:
+def _pair(source: EncodedFile, applicant_source: EncodedFile | None = None) -> list[Party]:
     first = Party("notary", source.participant())
-    second = Party("applicant", source.participant())
+    second = Party("applicant", (applicant_source or source).participant())
     first.peer, second.peer = second, first
     return [first, second]
 
@@ -145,7 +160,7 @@ async def open_v1(
     applicant = TimedParticipant(http, ws_url, spec["applicant"], applicant_party)
     session.pcs = lambda: [notary.pc, applicant.pc]
     session.closers = [notary.close, applicant.close]
-    await notary.connect()
+    welcome = await notary.connect()
     await notary.wait_for("answer")  # admitted on arrival; its tracks are published
     await applicant.connect()
     await applicant.send(
@@ -154,14 +169,35 @@ async def open_v1(
     await applicant.wait_for("consent_recorded")
     await notary.send({"type": "admit", "participant": applicant.participant_id})
     await applicant.wait_for("answer")
+    # The face source answers the server's keyframe requests, as a browser's camera does.
+    FaceFile.answer_keyframe_requests(applicant.pc, applicant_party.player)
     if config.get("record") and config.get("server") == "ours":
         await notary.send({"type": "start"})  # the session goes live: recording starts
         state = await notary.wait_for("session_state", timeout=30)
         if state.get("state") != "live":
             raise RuntimeError(f"session did not go live: {state}")
+    if config.get("face") and config.get("server") == "ours":
+        await upload_id_photo(http, ws_url, welcome["room"]["id"], spec["notary"], config)
+        session.identity = lambda: notary.events_of("identity")
     if notary.errors or applicant.errors:
         raise RuntimeError(f"server errors: {(notary.errors + applicant.errors)[:2]}")
     await _until_flowing(session)
+
+
+async def upload_id_photo(
+    http: aiohttp.ClientSession, ws_url: str, room_id: str, token: str, config: dict[str, Any]
+) -> None:
+    """The notary's console hands in the applicant's ID photo with its join link: the server
+    takes the ID face and starts the live match (signaling/identity_api.py)."""
+    base = ws_url.replace("ws://", "http://", 1).rsplit("/", 1)[0]
+    photo = Path(config["id_photo"])
+    async with http.post(
+        f"{base}/api/rooms/{room_id}/id-photo?kind=passport",
+        data=photo.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"},
+    ) as response:
+        if response.status != 201:
+            raise RuntimeError(f"ID photo refused: {response.status} {await response.text()}")
 
 
 async def open_janus(
@@ -220,10 +256,11 @@ async def open_session(
     config: dict[str, Any],
     source: EncodedFile,
     timeout: float,
+    applicant_source: EncodedFile | None = None,
 ) -> Session:
     """Both parties publishing and receiving each other; or the reason why not (the session
     is kept: it still loads the server)."""
-    session = Session(spec["label"], _pair(source), lambda: [])
+    session = Session(spec["label"], _pair(source, applicant_source), lambda: [])
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
@@ -255,6 +292,8 @@ def _states(sessions: list[Session]) -> dict[str, int]:
 
 def open_window(sessions: list[Session]) -> None:
     for session in sessions:
+        if session.identity is not None:
+            session.identity_start = len(session.identity())
         for party in session.parties:
             party.start = {kind: c.snapshot() for kind, c in party.received.items()}
             for probe in party.probes.values():
@@ -264,6 +303,8 @@ def open_window(sessions: list[Session]) -> None:
 def end_window(sessions: list[Session]) -> float:
     """The counts at the window's end; returns when it ended (for close_window)."""
     for session in sessions:
+        if session.identity is not None:
+            session.identity_end = len(session.identity())
         for party in session.parties:
             party.end = {kind: c.snapshot() for kind, c in party.received.items()}
     return time.monotonic()
@@ -302,11 +343,32 @@ def close_window(
     return {
         "window_s": window,
         "subscribers": rows,
+        "identity": [identity_window(s) for s in sessions if s.identity is not None],
         "connections": _states(sessions),
         # All samples (ms, 0.01 precision) so that the orchestrator pools several workers.
         "video_latency_ms": [round(s * 1000, 2) for s in video_latencies],
         "audio_latency_ms": [round(s * 1000, 2) for s in audio_latencies],
         "unmatched_frames": unmatched,
+    }
+
+
+def identity_window(session: Session) -> dict[str, Any]:
+    """The identity events of one session's window: how many of each kind, how many checks
+    (a person_changed shares its check with the verdict after it), and their latencies."""
+    assert session.identity is not None
+    events = [e.get("result", {}) for e in session.identity()]
+    window = events[session.identity_start : session.identity_end]
+    kinds: dict[str, int] = {}
+    for result in window:
+        kind = str(result.get("type", "?")).removeprefix("identity.")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {
+        "session": session.label,
+        "events": len(window),
+        "checks": len({r.get("check") for r in window}),
+        "kinds": kinds,
+        "latency_ms": [float(r["latency_ms"]) for r in window if "latency_ms" in r],
+        "before_window": session.identity_start,  # e.g. the acquiring checks of the setup
     }
 
 
@@ -317,13 +379,18 @@ async def run(config: dict[str, Any]) -> None:
     flow_timeout = float(config.get("flow_timeout", 60))
     sessions: list[Session] = []
     source = EncodedFile(Path(config["source"]), float(config["duration"]))  # read once
+    applicant_source = None
+    if config.get("face_source"):  # compare --face: the applicant shows a real face
+        applicant_source = FaceFile(Path(config["face_source"]), float(config["face_duration"]))
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=30)
     ) as http:
 
         async def one(spec: dict[str, Any]) -> Session:
             async with limit:
-                return await open_session(http, spec, config, source, flow_timeout)
+                return await open_session(
+                    http, spec, config, source, flow_timeout, applicant_source
+                )
 
         started = time.monotonic()
         sessions = list(await asyncio.gather(*(one(spec) for spec in config["sessions"])))

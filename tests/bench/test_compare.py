@@ -1,25 +1,34 @@
-"""The comparison's plan, its figures and the files it writes, from made-up runs."""
+"""The comparison's plan, its figures and the files it writes, from made-up runs; the
+applicant's face source of --face, from the shared test clip."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
+from media.frames import CodecInfo, is_keyframe
+from tests.bench import face_source
 from tests.bench.compare import (
     RESULTS_END,
     RESULTS_START,
     CompareConfig,
     CompareResult,
     chained_segment_bytes,
+    main,
     markdown,
     plan,
     summarize,
     tree_bytes,
     write_docs,
 )
+from tests.bench.source import describe, make_source_webm, media_duration
+
+VP8 = CodecInfo("video/VP8", 90000)
 
 MEDIA = {"video": "VP8 640x480 30 fps", "video_kbps": 1053, "frames": 300}
 
@@ -212,3 +221,120 @@ def test_recorded_bytes(tmp_path: Path) -> None:
     (tmp_path / "rec" / "b.mjr").write_bytes(b"x" * 5)
     assert tree_bytes(tmp_path / "rec") == 15
     assert tree_bytes(tmp_path / "missing") == 0
+
+
+def _identity(session: str, kinds: dict[str, int]) -> dict[str, Any]:
+    events = sum(kinds.values())
+    return {
+        "session": session,
+        "events": events,
+        "checks": events,
+        "kinds": kinds,
+        "latency_ms": [120.0] * events,
+        "before_window": 3,
+    }
+
+
+def test_identity_checks_that_never_ran_are_not_sustained_and_say_so() -> None:
+    checked = run("ours", 2, cpu=30.0)
+    checked.identity_expected = True
+    checked.identity = [_identity("s0", {"match": 3, "no_face": 1}), _identity("s1", {"match": 4})]
+    assert checked.sustained
+    assert not any("IDENTITY" in note for note in checked.notes())
+    summary = checked.summary()
+    assert summary["identity_events"] == 8 and summary["identity_match"] == 7
+    assert summary["identity_kinds"] == {"match": 7, "no_face": 1}
+    assert summary["identity_silent_sessions"] == 0
+    assert summary["identity_latency_ms_p50"] == 120.0
+
+    half = run("ours", 2, cpu=30.0)
+    half.identity_expected = True
+    half.identity = [_identity("s0", {"match": 3}), _identity("s1", {})]  # s1: nothing came
+    assert not half.sustained
+    assert half.identity_silent == 1
+    assert "IDENTITY CHECKS DID NOT RUN: 1 of 2" in half.notes()[0]
+
+    silent = run("ours", 1, cpu=10.0)
+    silent.identity_expected = True  # --face, and the load generator saw no identity event
+    assert not silent.sustained and silent.summary()["identity_events"] == 0
+    assert silent.summary()["notes"][0].startswith("IDENTITY CHECKS DID NOT RUN")
+
+    janus_run = run("janus", 1, cpu=4.0)  # Janus checks nobody: nothing expected, none shown
+    assert janus_run.sustained and janus_run.summary()["identity_events"] is None
+
+
+def test_summary_and_table_show_identity_checks_per_n() -> None:
+    runs = [run("ours", 1, cpu=20.0), run("ours", 5, cpu=60.0), run("janus", 1, cpu=4.0)]
+    for result, kinds in zip(runs[:2], ({"match": 3}, {}), strict=True):
+        result.identity_expected = True
+        result.identity = [_identity(f"s{i}", kinds) for i in range(result.sessions)]
+    report = summarize(runs, CompareConfig(sessions=[1, 5], face=True), MEDIA, 1.0)
+    assert report["identity_checks"] == {
+        "events_by_sessions": {"1": 3, "5": 0},
+        "match_by_sessions": {"1": 3, "5": 0},
+        "silent": [5],
+    }
+    assert report["sessions_max_ours"] == 1  # N=5 ran no check: not sustained
+    text = markdown(report)
+    assert "identity checks on" in text and "IDENTITY CHECKS DID NOT RUN: 5 of 5" in text
+    off = summarize(runs[2:], CompareConfig(sessions=[1]), MEDIA, 1.0)
+    assert off["identity_checks"] is None and "identity checks off" in markdown(off)
+
+
+def test_face_without_the_shared_testdata_exits_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(face_source, "CLIP", tmp_path / "absent" / "clip.mp4")
+    with pytest.raises(SystemExit) as exited:
+        main(["--face", "--servers", "ours", "--sessions", "1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--face needs the shared test data" in err and "absent/clip.mp4" in err
+
+
+def test_face_source_is_the_clip_in_the_synthetic_shape_with_its_audio(tmp_path: Path) -> None:
+    if reason := face_source.missing_testdata():
+        pytest.skip(reason)
+    synthetic = make_source_webm(tmp_path / "source.webm", seconds=2)
+    made = face_source.make_face_source_webm(tmp_path / "face.webm", synthetic, seconds=2)
+    shape, face = describe(synthetic), describe(made)
+    assert face["video"] == shape["video"] == "VP8 640x480 30 fps"
+    assert face["frames"] == shape["frames"] == 60
+    assert face["keyframes"] == shape["keyframes"]
+    assert 500 <= float(face["video_kbps"]) <= 2000  # the same target bit rate
+
+    def audio(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+    assert audio(made) == audio(synthetic)  # the same Opus packets, byte for byte
+    with av.open(str(made)) as container:
+        picture = next(iter(container.decode(video=0))).to_ndarray(format="rgb24")
+    assert picture[:50].max() < 40 and picture[-50:].max() < 40  # letterboxed: 640x360 in 480
+    assert picture[100:380].std() > 10  # and the clip in between
+    stamp = made.stat().st_mtime_ns
+    assert face_source.make_face_source_webm(made, synthetic, seconds=2) == made
+    assert made.stat().st_mtime_ns == stamp  # cached for the run, not made again
+
+    # The applicant's camera answers a keyframe request at the next branch (every 3rd frame),
+    # and the stream stays one a decoder takes from start to end.
+    async def play() -> list[bytes]:
+        player = face_source.FaceFile(made, media_duration(made)).participant()
+        player.clock = lambda: 1e9  # type: ignore[method-assign]  # no pacing: as fast as read
+        track = player.video
+        assert isinstance(track, face_source.KeyframeOnRequest)
+        sent = []
+        for index in range(60):
+            if index in (4, 20):
+                track.request_keyframe()
+            packet = await track.recv()
+            assert isinstance(packet, av.Packet)
+            sent.append(bytes(packet))
+        player.stop()
+        return sent
+
+    sent = asyncio.run(play())
+    assert [i for i, data in enumerate(sent) if is_keyframe(VP8, data)] == [0, 6, 21]
+    decoder = av.CodecContext.create("vp8", "r")
+    pictures = [f for data in sent for f in decoder.decode(av.Packet(data))]
+    assert len(pictures) == 60  # no frame refused: the branch is a stream of its own

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.bench.compare_loadgen import close_window, end_window, open_session, open_window
+from tests.bench.compare_loadgen import (
+    Session,
+    close_window,
+    end_window,
+    identity_window,
+    open_session,
+    open_window,
+)
 from tests.bench.latency import LOSS_GRACE_S
 from tests.bench.paced_source import EncodedFile
 from tests.bench.source import media_duration
@@ -47,3 +55,30 @@ async def test_direct_session_measures_rates_loss_and_latency(
     assert len(result["video_latency_ms"]) == sum(
         r["video_latency_ms"]["count"] for r in rows.values()
     )
+
+
+def test_identity_events_are_counted_over_the_window_only() -> None:
+    received: list[dict[str, Any]] = []
+
+    def event(kind: str, check: int) -> None:
+        result = {"type": f"identity.{kind}", "check": check, "latency_ms": 100.0 + check}
+        received.append({"type": "identity", "participant": "p", "result": result})
+
+    session = Session("s0", [], lambda: [], identity=lambda: received)
+    event("no_face", 1)  # acquiring, before the window
+    open_window([session])
+    event("match", 2)
+    event("person_changed", 3)  # shares its check with the verdict after it
+    event("mismatch", 3)
+    event("no_face", 4)
+    end_window([session])
+    event("match", 5)  # after the window
+    counted = identity_window(session)
+    assert counted["events"] == 4 and counted["checks"] == 3
+    assert counted["kinds"] == {"match": 1, "person_changed": 1, "mismatch": 1, "no_face": 1}
+    assert counted["latency_ms"] == [102.0, 103.0, 103.0, 104.0]
+    assert counted["before_window"] == 1
+    # A session without identity checks (Janus, or no --face) reports nothing.
+    plain = Session("s1", [], lambda: [])
+    open_window([plain])
+    assert close_window([plain], 1.0)["identity"] == []

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 import pytest
 
 from identity.consent import Consent, ConsentError
-from identity.faces import FaceWorker
+from identity.faces import FaceWorker, Image
 from identity.id_document import IdFace
 from identity.matcher import EventKind, Frame, IdentityEvent, LiveMatcher, MatcherConfig
 from identity.policy import MatchPolicy
-from tests.identity.conftest import face_path, grace_hopper, jpeg_bytes, make_consent
+from tests.identity.conftest import astronaut, face_path, grace_hopper, jpeg_bytes, make_consent
 
 pytestmark = pytest.mark.unit
 
@@ -128,8 +129,6 @@ async def test_installed_photos_no_face_match_and_mismatch(
 
     recoded = load_image(jpeg_bytes(grace_hopper(), quality=50))
     assert [e.kind for e in await matcher.check_now(Frame(recoded, 1.0))] == [EventKind.MATCH]
-    from tests.identity.conftest import astronaut
-
     other = await matcher.check_now(Frame(np.ascontiguousarray(astronaut()[:300]), 2.0))
     assert [e.kind for e in other] == [EventKind.PERSON_CHANGED, EventKind.MISMATCH]
     await matcher.close()
@@ -145,3 +144,60 @@ async def test_withdrawn_consent_stops_the_matcher(
     with pytest.raises(ConsentError):
         matcher.offer(Frame(grace_hopper(), 0.0))
     await matcher.close()
+
+
+class PacedFrames:
+    """A frame source like media's tap: told when the next picture is due (want_next), it
+    skips the frames before then; every frame it yields waits for the check to finish."""
+
+    def __init__(self, pictures: Callable[[float], Image], seconds: float, fps: int = 30) -> None:
+        self.pictures = pictures
+        self.times = [i / fps for i in range(round(seconds * fps))]
+        self.calls: list[tuple[float, bool]] = []
+        self.wanted = 0.0
+        self.extra_at: float | None = None  # yield this one frame although not due
+        self.matcher: LiveMatcher | None = None
+
+    def want_next(self, media_time: float, *, sparse: bool = False) -> None:
+        self.calls.append((round(media_time, 3), sparse))
+        self.wanted = media_time
+
+    def __aiter__(self) -> AsyncIterator[Frame]:
+        return self._frames()
+
+    async def _frames(self) -> AsyncIterator[Frame]:
+        assert self.matcher is not None
+        for t in self.times:
+            early = self.extra_at is not None and t >= self.extra_at
+            if t < self.wanted - 1e-9 and not early:
+                continue
+            if early:
+                self.extra_at = None
+            yield Frame(self.pictures(t), t)
+            await asyncio.sleep(0)  # let the matcher submit it
+            await self.matcher.drain()
+
+
+async def test_the_source_is_told_when_the_next_check_is_due_and_when_it_may_skip(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her, other = grace_hopper(), np.ascontiguousarray(astronaut()[:300])
+    source = PacedFrames(lambda t: her if t < 4.0 else other, seconds=10.0)
+    source.extra_at = 1.0  # one frame before it was asked for: skipped, and the due restated
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    source.matcher = matcher
+    await matcher.run(source)
+    await matcher.close()
+
+    checks = sorted({e.check: (e.media_time, e.kind) for e in events}.values())
+    assert [round(t, 2) for t, _ in checks] == [0.0, 3.0, 6.0, 6.5, 9.5], checks
+    assert source.calls == [
+        (3.0, True),  # first verdict (match): steady, nothing to decode until then
+        (3.0, True),  # the early frame at 1.0 s: skipped, and the due said again
+        (6.0, True),
+        (6.5, False),  # another person: a confirming check soon, every frame decodable
+        (9.5, True),  # confirmed: steady again
+        (12.5, True),
+    ]
+    assert matcher.stats.skipped == 1

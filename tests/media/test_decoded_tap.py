@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -69,3 +70,120 @@ async def test_a_tap_needs_a_video_publication() -> None:
     audio = Publication("applicant", "audio", "mic")
     with pytest.raises(ValueError):
         DecodedVideoTap(audio, fps=1)
+
+
+class Camera:
+    """A publisher that encodes as it goes and honours keyframe requests, as a browser does
+    (no periodic keyframe: only the first one and the ones asked for)."""
+
+    def __init__(self, fps: int = 30, size: tuple[int, int] = (160, 120)) -> None:
+        self.fps = fps
+        self.width, self.height = size
+        self.codec = av.CodecContext.create("libvpx", "w")
+        assert isinstance(self.codec, av.video.codeccontext.VideoCodecContext)
+        self.codec.width, self.codec.height, self.codec.pix_fmt = self.width, self.height, "yuv420p"
+        self.codec.time_base = Fraction(1, fps)
+        self.codec.gop_size = 100_000
+        self.codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        self.requests = 0
+        self.keyframes_sent = 0
+        self.publication = Publication(
+            "applicant",
+            "video",
+            "cam",
+            codec=VP8,
+            send_keyframe_request=self._asked,
+            keyframe_interval=0.0,
+        )
+        self._index = 0
+        self._force = False
+
+    def _asked(self) -> None:
+        self.requests += 1
+        self._force = True
+
+    def send(self) -> EncodedFrame:
+        """Encode and publish the next frame (a moving pattern); returns it."""
+        index = self._index
+        ys, xs = np.mgrid[0 : self.height, 0 : self.width]
+        rgb = np.stack([(xs + 4 * index) % 256, (ys + 2 * index) % 256, xs * 0 + 90], axis=-1)
+        picture = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
+        picture = picture.reformat(format="yuv420p")
+        picture.pts = index
+        if self._force:
+            picture.pict_type = av.video.frame.PictureType.I
+            self._force = False
+        (packet,) = self.codec.encode(picture)
+        data = bytes(packet)
+        frame = EncodedFrame(
+            "video", VP8, data, index * 90000 // self.fps, is_keyframe(VP8, data), 0.0
+        )
+        self.keyframes_sent += frame.keyframe
+        self._index += 1
+        self.publication.publish(frame)
+        return frame
+
+
+async def test_sparse_tap_decodes_no_delta_frame_and_yields_a_picture_per_check() -> None:
+    camera = Camera()
+    tap = DecodedVideoTap(camera.publication, fps=2)
+    tap.want_next(0.0, sparse=True)
+    pictures: list[DecodedFrame] = []
+    every = 1.0  # a "check" per second of media time
+
+    async def checks() -> None:
+        async for picture in tap:
+            pictures.append(picture)
+            tap.want_next(picture.media_time + every, sparse=True)  # what the matcher does
+
+    consumer = asyncio.create_task(checks())
+    for _ in range(6 * camera.fps):  # 6 s of media
+        camera.send()
+        await asyncio.sleep(0.002)
+        while tap.subscription.queued_frames:
+            await asyncio.sleep(0.002)
+    await asyncio.sleep(0.05)
+    await tap.close()
+    await consumer
+
+    assert tap.decoded == tap.decoded_keyframes  # not one delta frame through the decoder
+    assert tap.skipped >= 6 * camera.fps - 2 * len(pictures)
+    times = [p.media_time for p in pictures]
+    assert 5 <= len(pictures) <= 6, times
+    # Each picture comes within a frame or two of its due time (the keyframe asked for).
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(every <= gap <= every + 0.1 for gap in gaps), times
+    assert all(p.image.std() > 10 for p in pictures)  # real pictures, not a broken chain
+    assert camera.keyframes_sent == len(pictures)  # one keyframe per picture, asked for
+    assert tap.keyframe_requests >= len(pictures) - 1
+
+
+async def test_back_to_dense_waits_for_a_keyframe_then_decodes_every_frame() -> None:
+    camera = Camera()
+    tap = DecodedVideoTap(camera.publication, fps=30)
+    seen: list[bool] = []  # keyframe or not, for every frame the decoder got
+    decode = tap._decoder.decode
+
+    def spy(frame: EncodedFrame, want: bool) -> list[DecodedFrame]:
+        seen.append(frame.keyframe)
+        return decode(frame, want)
+
+    tap._decoder.decode = spy  # type: ignore[method-assign]
+
+    async def pump(count: int) -> None:
+        for _ in range(count):
+            camera.send()
+            await asyncio.sleep(0.002)
+            while tap.subscription.queued_frames:
+                await asyncio.sleep(0.002)
+        await asyncio.sleep(0.02)
+
+    tap.want_next(100.0, sparse=True)  # nothing wanted for a long while
+    await pump(10)
+    assert seen == [] and tap.skipped == 10  # not even the first keyframe
+    tap.want_next(0.0, sparse=False)  # a confirming check: every frame from a keyframe on
+    await pump(10)
+    await tap.close()
+    assert seen and seen[0] is True  # the decoder restarted at a keyframe
+    assert camera.keyframes_sent == 2  # the first one, and the one asked for on the switch
+    assert len(seen) >= 8 and not any(seen[1:])  # then the delta frames, all of them
