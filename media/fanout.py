@@ -15,10 +15,11 @@ from media.subscription import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, Subscripti
 
 logger = logging.getLogger(__name__)
 
-# How much of a recent keyframe's stream a new subscriber is given at once: half a second of
-# 90 kHz video, a burst its jitter buffer absorbs, and a bound in packets (about 500 KB).
-REPLAY_MAX_TICKS = 45_000
-REPLAY_MAX_PACKETS = 400
+# How much of a recent keyframe's stream a new subscriber is given at once: a fifth of a second
+# of 90 kHz video (the keyframe and a few frames after it, a burst any jitter buffer absorbs),
+# and a bound in packets (about 120 KB).
+REPLAY_MAX_TICKS = 18_000
+REPLAY_MAX_PACKETS = 100
 
 
 class PacketSink(Protocol):

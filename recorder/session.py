@@ -76,7 +76,9 @@ class SessionRecorder:
         self.directory = config.spool_root / session_id
         self.directory.mkdir(parents=True, exist_ok=True)
         self._write_session_file()
-        self.chain = ChainLog(self.directory / CHAIN_FILE)
+        # Written behind: the event loop that forwards every session's media must not wait
+        # for an fsync; the seal waits for every line (recorder/chain.py).
+        self.chain = ChainLog(self.directory / CHAIN_FILE, write_behind=True)
         self.uploader = Uploader(
             config.store,
             config.bucket,
@@ -258,9 +260,11 @@ class SessionRecorder:
             created_by=self.created_by,
         )
         participants = list(self.participants.values()) or _participants_from_chain(self)
+        # The manifest seals the chain: nothing more goes in, every line of it is on disk first.
+        self.sealed = True
+        await asyncio.to_thread(self.chain.close, 30.0)
         manifest = build_manifest(info, participants, self.chain.chain, self.config.key)
         sealed = seal(manifest, self.config.key)
-        self.sealed = True
         files: dict[str, bytes] = {
             MANIFEST: sealed.manifest,
             SIGNATURE: sealed.signature.encode(),

@@ -1,4 +1,6 @@
 import json
+import os
+import threading
 from itertools import pairwise
 from pathlib import Path
 
@@ -89,3 +91,54 @@ def test_chain_log_refuses_damage_in_the_middle(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match="content does not match"):
         ChainLog(path)
+
+
+def test_write_behind_appends_without_waiting_for_the_disk_and_flush_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "chain.jsonl"
+    log = ChainLog(path, write_behind=True)
+    disk = threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        disk.wait(5)  # the disk is busy until the test says otherwise
+        real_fsync(fd)
+
+    monkeypatch.setattr("recorder.chain.os.fsync", slow_fsync)
+    entries = [log.append("event", AT, {"i": i}) for i in range(50)]  # returns at once
+    assert entries[-1].seq == 49 and len(log.chain) == 50
+    with pytest.raises(TimeoutError):
+        log.flush(timeout=0.05)
+    disk.set()
+    log.close(timeout=5)
+    lines = [Entry.from_dict(json.loads(line)) for line in path.read_text().splitlines()]
+    assert lines == entries and verify_chain(lines) == []
+    assert len(ChainLog(path).chain) == 50
+    with pytest.raises(RuntimeError, match="closed"):
+        log.append("event", AT, {"i": 50})
+
+
+def test_write_behind_retries_a_failed_write_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "chain.jsonl"
+    log = ChainLog(path, write_behind=True)
+    failures = [1]
+    real_fsync = os.fsync
+
+    def flaky_fsync(fd: int) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError(5, "I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr("recorder.chain.os.fsync", flaky_fsync)
+    first = log.append("event", AT, {"i": 0})
+    with pytest.raises(OSError, match="I/O error"):
+        log.flush(timeout=0.3)  # the retry comes a second after the failure
+    second = log.append("event", AT, {"i": 1})
+    log.close(timeout=5)  # the retry (a second later) writes both, in order
+    lines = [Entry.from_dict(json.loads(line)) for line in path.read_text().splitlines()]
+    assert [e.seq for e in lines if e.body.get("i") is not None][-2:] == [0, 1]
+    assert lines[-1] == second and first in lines
