@@ -2,18 +2,24 @@
 
 Detection runs on a reduced copy of the image (`scale`), with HOG's upsampling as asked;
 boxes come back in the coordinates of the full image, and encodings and landmarks are
-computed on the full image (the encoder cuts a 150x150 chip around the landmarks, so its cost
-does not depend on the frame size and full resolution only helps it).
+computed on the full image (the encoder works on a 150x150 chip aligned on 5 landmarks, so
+its cost does not depend on the frame size and full resolution only helps it).
 
-CPU work runs in a shared thread pool (`FaceWorker`). dlib's HOG detector releases the GIL while
-it works; its DNN encoder does not (measured: a ~90 ms `compute_face_descriptor` call keeps
-every other thread of the process, the event loop included, waiting for its whole length).
+Where the work runs (`FaceWorker`): detection, landmarks and cutting the face chip run in a
+shared thread pool; dlib's HOG detector releases the GIL while it works. Its DNN encoder does
+not (measured: a ~90 ms `compute_face_descriptor` call keeps every other thread of the
+process, the event loop included, waiting for its whole length), so the encoding itself runs
+in one or two worker processes (`identity.encoders`): a worker thread hands the chip over and
+waits for the 128 floats, which releases the GIL. `encode()` called in a FaceWorker thread
+goes there; called anywhere else (a test, a CLI, `FaceWorker(encoder_processes=0)`) it runs
+in the calling thread.
+
 dlib's HOG detector and its DNN encoder keep working buffers inside the model object and are
 not safe to call from two threads at once (the matcher and a liveness check of one session
 run side by side: sharing face_recognition's module-level models crashed the process with
-SIGABRT now and then). So every worker thread has its own detector, 5-point predictor and
-encoder (~30 MB a thread); the 68-point predictor (~100 MB) is shared behind a lock (its
-calls take a few ms).
+SIGABRT now and then). So every worker thread has its own detector, 5-point predictor and (when
+it encodes in-thread) encoder (~30 MB a thread); the 68-point predictor (~100 MB) is shared
+behind a lock (its calls take a few ms).
 `LatestOnly` keeps one session to at most one job in flight: a frame submitted while a job
 runs waits in a single slot, and a newer frame replaces it.
 
@@ -40,6 +46,14 @@ from typing import Any, Generic, TypeVar
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from identity.encoders import (
+    MAX_PROCESSES,
+    Chip,
+    EncoderProcesses,
+    encode_chips_with,
+    load_encoder,
+)
 
 Image = npt.NDArray[np.uint8]  # HxWx3 RGB
 Encoding = npt.NDArray[np.float64]  # 128 floats
@@ -103,7 +117,15 @@ class _ThreadModels:
 
         self.detector = dlib.get_frontal_face_detector()
         self.pose5 = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
-        self.encoder = dlib.face_recognition_model_v1(files.face_recognition_model_location())
+        self._encoder: Any = None
+
+    @property
+    def encoder(self) -> Any:
+        """Loaded on first in-thread encoding only: a FaceWorker's threads hand chips to its
+        encoder processes and never need one."""
+        if self._encoder is None:
+            self._encoder = load_encoder()
+        return self._encoder
 
 
 _local = threading.local()
@@ -181,19 +203,31 @@ def detect(image: Image, *, scale: float = 1.0, upsample: int = 1) -> list[FaceB
     ]
 
 
-def encode(image: Image, boxes: Sequence[FaceBox]) -> list[Encoding]:
-    """One 128-d encoding per box (5-point landmarks, no jitter)."""
-    if not boxes:
-        return []
+def face_chips(image: Image, boxes: Sequence[FaceBox]) -> list[Chip]:
+    """The 150x150 chip per box that the encoder sees: aligned on 5-point landmarks, with
+    dlib's default padding (what `compute_face_descriptor(image, shape)` cuts itself)."""
     import dlib
 
     models = _models()
     image = np.ascontiguousarray(image)
-    encodings = []
-    for b in boxes:  # what face_recognition.face_encodings(model="small") does, per thread
+    chips = []
+    for b in boxes:
         shape = models.pose5(image, dlib.rectangle(b.left, b.top, b.right, b.bottom))
-        encodings.append(np.asarray(models.encoder.compute_face_descriptor(image, shape, 1)))
-    return [np.asarray(e, dtype=np.float64) for e in encodings]
+        chips.append(np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25)))
+    return chips
+
+
+def encode(image: Image, boxes: Sequence[FaceBox]) -> list[Encoding]:
+    """One 128-d encoding per box (5-point landmarks, no jitter): what
+    face_recognition.face_encodings(model="small") gives. In a FaceWorker thread the encoder
+    runs in the worker's encoder process (it holds the GIL); elsewhere in this thread."""
+    if not boxes:
+        return []
+    chips = face_chips(image, boxes)
+    remote: Callable[[Sequence[Chip]], list[Encoding]] | None = getattr(_local, "encoder", None)
+    if remote is not None:
+        return remote(chips)
+    return encode_chips_with(_models().encoder, chips)
 
 
 def landmarks68(image: Image, boxes: Sequence[FaceBox]) -> list[dict[str, list[tuple[int, int]]]]:
@@ -269,37 +303,64 @@ T = TypeVar("T")
 
 
 class FaceWorker:
-    """The shared pool that runs face work off the event loop (one per process)."""
+    """Runs face work off the event loop (one per server process): detection, landmarks and
+    chips in a thread pool, the encoder in `encoder_processes` worker processes (0: in the
+    threads, which stalls the event loop for each encoding; for comparison and tests)."""
 
-    def __init__(self, max_workers: int | None = None) -> None:
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        *,
+        encoder_processes: int = MAX_PROCESSES,
+        encode_timeout: float = 20.0,
+    ) -> None:
         workers = max_workers or max(1, min(4, os.cpu_count() or 1))
+        self.encoders = (
+            EncoderProcesses(encoder_processes, timeout=encode_timeout)
+            if encoder_processes
+            else None
+        )
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="identity-faces"
+            max_workers=workers, thread_name_prefix="identity-faces", initializer=self._bind
         )
         self.max_workers = workers
+
+    def _bind(self) -> None:
+        # Each worker thread's encode() hands its chips to the encoder processes.
+        if self.encoders is not None:
+            _local.encoder = self.encoders.encode
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def warm_up(self) -> None:
-        """Load the models (about half a second a thread) before the first session needs
-        them: one job per thread, held at a barrier so that every thread gets one."""
+        """Load the models (about half a second a thread or process) before the first
+        session needs them: one job per thread, held at a barrier so that every thread gets
+        one, and every encoder process started."""
         barrier = threading.Barrier(self.max_workers)
 
         def load() -> None:
             blank = np.zeros((120, 160, 3), dtype=np.uint8)
-            scan(blank, ScanPlan(scale=1.0, upsample=0))
-            encode(blank, [FaceBox(10, 110, 110, 10)])
+            scan(blank, ScanPlan(scale=1.0, upsample=0, encode=False))
+            if self.encoders is None:
+                encode(blank, [FaceBox(10, 110, 110, 10)])
             with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(timeout=10)
 
-        await asyncio.gather(*(self.run(load) for _ in range(self.max_workers)))
+        jobs: list[Awaitable[object]] = [self.run(load) for _ in range(self.max_workers)]
+        if self.encoders is not None:
+            # Every process started now: starting one later (in a worker thread) costs the
+            # server a fork of itself.
+            jobs.append(asyncio.to_thread(self.encoders.warm_up))
+        await asyncio.gather(*jobs)
 
     async def scan(self, image: Image, plan: ScanPlan) -> FaceScan:
         return await self.run(scan, image, plan)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self.encoders is not None:
+            self.encoders.close()
 
     def __enter__(self) -> FaceWorker:
         return self

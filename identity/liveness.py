@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from identity.consent import Consent, Purpose, require_consent
+from identity.encoders import EncoderUnavailable
 from identity.faces import (
     Encoding,
     FaceWorker,
@@ -448,7 +449,14 @@ class LivenessCheck:
         before = len(self.judge.completed)
         self.judge.feed(Observation(job.frame.media_time, found.count, g))
         if self.reference is not None and len(self.judge.completed) > before:
-            encoding = (await self.worker.run(encode, image, list(found.boxes)))[0]
+            try:
+                encoding = (await self.worker.run(encode, image, list(found.boxes)))[0]
+            except EncoderUnavailable as exc:
+                # Who did the action cannot be checked: the challenge fails, it never passes
+                # unchecked (the notary may start another).
+                self.judge.passed = False
+                self.judge.fail(FailReason.INCOMPLETE, f"the face could not be encoded: {exc}")
+                return
             distance = face_distance(self.reference, encoding)
             self.distances.append(distance)
             if not self.policy.matches(distance):

@@ -38,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from identity.consent import Consent, ConsentError, Purpose, require_consent
+from identity.encoders import EncoderUnavailable
 from identity.faces import (
     Encoding,
     FaceBox,
@@ -149,6 +150,7 @@ class MatcherStats:
     offered: int = 0
     skipped: int = 0  # not due by the schedule
     checks: int = 0
+    failed: int = 0  # checks whose encoding failed (the encoder process died or hung)
     detect_ms: float = 0.0
     encode_ms: float = 0.0
 
@@ -289,7 +291,17 @@ class LiveMatcher:
         if self._closed:
             return
         image = job.frame.image
-        scan = await self.worker.scan(image, self.plan_for(image.shape[1]))
+        try:
+            scan = await self.worker.scan(image, self.plan_for(image.shape[1]))
+        except EncoderUnavailable:
+            # The encoder process was replaced: this check failed (counted, and kept in
+            # `errors` by the runner); the next one comes at the quick interval.
+            self.stats.failed += 1
+            if not self._closed:
+                self._next_due = job.frame.media_time + self.config.acquire_interval
+                self._steady = False
+                self._pace()
+            raise
         if self._closed or self._reference is None:
             return
         try:

@@ -111,11 +111,12 @@ class Platform:
     def face_worker(self) -> FaceWorker:
         """Made on first use: loading the face models costs a second nobody else should pay."""
         if self._face_worker is None:
-            self._face_worker = FaceWorker()
+            self._face_worker = FaceWorker(encoder_processes=self.settings.face_encoder_processes)
         return self._face_worker
 
     def warm_faces(self) -> asyncio.Task[None]:
-        """Load the face models in the background (about 0.7 s a thread) so that the first
+        """Load the face models in the background (about 0.7 s a thread, ~1 s for the encoder
+        processes, which start meanwhile) so that the first
         session's first verdict does not wait for them. Only the real server calls it
         (signaling/serve.py): the test app makes its worker on first use, if ever."""
         if self._face_warm_up is None:

@@ -71,6 +71,7 @@ class Settings:
     turn_secret: Secret | None = None
     reconnect_grace_seconds: int = 60
     face_match_threshold: float | None = None  # None: identity.policy's provisional default
+    face_encoder_processes: int = 2
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
@@ -212,6 +213,16 @@ def _face_threshold(name: str, raw: str) -> float | None:
     return value
 
 
+def _encoder_processes(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected 1 or 2, got {raw!r}") from None
+    if value not in (1, 2):
+        raise SettingsError(f"{name}: expected 1 or 2, got {raw!r}")
+    return value
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -302,6 +313,11 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
         _face_threshold,
         "face distance at or below which the live face matches the ID, as calibrated with "
         "`notarylink identity calibrate`; empty = provisional 0.55",
+    ),
+    "face_encoder_processes": (
+        _encoder_processes,
+        "worker processes that compute face encodings (1 or 2): dlib's encoder holds the GIL, "
+        "so it runs outside the server's process (docs/identity.md)",
     ),
     "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "log_format": (_log_format, "`json` (one object per line) or `text`"),

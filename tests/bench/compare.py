@@ -252,7 +252,8 @@ def chained_segment_bytes(spool: Path) -> int:
 
 
 def _cpu(pid: int | None) -> procstat.CpuSample:
-    return procstat.cpu(pid) if pid is not None else procstat.CpuSample(0.0, 0.0)
+    # The server's whole process tree: its face encoder processes are its CPU too.
+    return procstat.tree_cpu(pid) if pid is not None else procstat.CpuSample(0.0, 0.0)
 
 
 def _rss(pid: int | None) -> int:

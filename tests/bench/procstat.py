@@ -1,4 +1,5 @@
-"""CPU time and memory of a process from /proc (Linux), all of its threads included."""
+"""CPU time and memory of a process from /proc (Linux), all of its threads included; `tree_cpu`
+adds the processes it started (the server's face encoder processes are the server's CPU)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,65 @@ class CpuSample:
         return self.user_s + self.system_s
 
 
-def cpu(pid: int) -> CpuSample:
-    """utime + stime of `pid` so far (children not included)."""
+def _stat_fields(pid: int) -> list[str]:
     raw = Path(f"/proc/{pid}/stat").read_text()
     # The command name is in parentheses and may contain spaces: split after it.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    # fields[0] is the state (field 3 of proc(5)); utime and stime are fields 14 and 15.
+    # fields[0] is the state (field 3 of proc(5)): fields[i] is proc(5)'s field i + 3.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def cpu(pid: int) -> CpuSample:
+    """utime + stime of `pid` so far (children not included)."""
+    fields = _stat_fields(pid)
+    # utime and stime are fields 14 and 15.
     return CpuSample(int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+
+
+def children(pid: int) -> dict[int, list[int]]:
+    """Parent pid -> child pids of every process now in /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int(_stat_fields(int(entry.name))[1])  # ppid: field 4
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        tree.setdefault(parent, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, ...)."""
+    tree = children(pid)
+    found: list[int] = []
+    todo = list(tree.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(tree.get(child, []))
+    return found
+
+
+def tree_cpu(pid: int) -> CpuSample:
+    """CPU of `pid` and of the processes it started, so far: utime + stime of `pid` and of
+    every live descendant (read while they live), plus cutime + cstime of each, which holds
+    the CPU of their children that ended and were waited for (nothing is counted twice: a
+    child's time moves to its parent's cutime when it is reaped). A descendant that ends
+    between two readings without being reaped by one of them is lost (rare: the server's
+    workers live as long as it does)."""
+    user = system = 0.0
+    for member in [pid, *descendants(pid)]:
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            if member == pid:
+                raise
+            continue  # ended since the listing
+        # utime, stime, cutime, cstime are fields 14-17.
+        user += (int(fields[11]) + int(fields[13])) / TICKS
+        system += (int(fields[12]) + int(fields[14])) / TICKS
+    return CpuSample(user, system)
 
 
 def rss_bytes(pid: int) -> int:

@@ -23,13 +23,15 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TypeVar
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from identity.faces import FaceWorker, Image, detect, landmarks68
+from identity.encoders import EncoderUnavailable
+from identity.faces import FaceWorker, Image, detect, encode, landmarks68
 from identity.id_document import IdFace, load_image
 from identity.liveness import (
     Action,
@@ -45,6 +47,8 @@ from identity.matcher import Frame
 from tests.identity.conftest import face_path, make_consent
 
 pytestmark = pytest.mark.unit
+
+T = TypeVar("T")
 
 FPS = 10.0
 
@@ -286,3 +290,30 @@ def test_the_record_carries_the_judges_thresholds_the_applicant_sees_no_scores()
         "reason": "timeout",
         "completed": 0,
     }
+
+
+class _EncoderGone(FaceWorker):
+    """A worker whose encoder process is gone: every encoding fails as the real one does."""
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        if fn is encode:
+            raise EncoderUnavailable("the face encoder process died; this check failed")
+        return await super().run(fn, *args)
+
+
+async def test_an_action_whose_face_cannot_be_encoded_fails_the_challenge(
+    poses: dict[str, Image], id_faces: Callable[[str], IdFace]
+) -> None:
+    """With the ID face given, a completed action must be matched: no encoder, no pass."""
+    frames = _sequence(poses, [("front", 5), ("right", 3), ("front", 3)])
+    with _EncoderGone(max_workers=1, encoder_processes=0) as worker:
+        check = LivenessCheck(
+            Challenge("t9", (Action.TURN_RIGHT, Action.BLINK)),
+            make_consent(),
+            worker=worker,
+            reference=id_faces("obama.jpg").template,
+        )
+        await _run(check, frames)
+        result = await check.finish()
+    assert not result.passed and result.reason is FailReason.INCOMPLETE
+    assert "could not be encoded" in result.detail and not result.distances

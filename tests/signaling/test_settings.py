@@ -82,6 +82,9 @@ def test_values_are_parsed_into_types() -> None:
         ("NOTARYLINK_TSA_URL", "tsa.example"),
         ("NOTARYLINK_FACE_MATCH_THRESHOLD", "high"),
         ("NOTARYLINK_FACE_MATCH_THRESHOLD", "0.9"),
+        ("NOTARYLINK_FACE_ENCODER_PROCESSES", "3"),
+        ("NOTARYLINK_FACE_ENCODER_PROCESSES", "0"),
+        ("NOTARYLINK_EVENT_LOOP", "trio"),
     ],
 )
 def test_invalid_value_fails_naming_the_variable(variable: str, value: str) -> None:
