@@ -323,7 +323,7 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "log_format": (_log_format, "`json` (one object per line) or `text`"),
     "event_loop": (
         _event_loop,
-        "`uvloop` (libuv: a third less CPU per forwarded packet, docs/bench/README.md) or "
+        "`uvloop` (libuv: about 12 % less CPU per session at 10 sessions, docs/bench/README.md) or "
         "`asyncio` (the standard library's loop)",
     ),
 }
