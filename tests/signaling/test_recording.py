@@ -71,7 +71,9 @@ async def test_a_recorded_session_verifies_from_the_store(
         # A participant's audio may start a moment before its video: that segment is audio.
         assert sum(decoded.values()) > 0, segment["file"]
         video_frames[segment["participant"]] += decoded["video"]
-    assert all(count >= 60 for count in video_frames.values()), video_frames
+    # 90 frames at the applicant (3 s) bound the call; a subscriber that joins just after a
+    # keyframe gets the frames since it at once, so a participant's recording can be shorter.
+    assert all(count >= 50 for count in video_frames.values()), video_frames
     events = [e["body"] for e in entries if e["kind"] == "event"]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "recording_started"
