@@ -11,7 +11,7 @@ from media.fanout import Publication
 from media.forwarded_track import ForwardedTrack
 from media.frames import CodecInfo, EncodedFrame, is_keyframe
 from media.negotiation import CodecUnavailable
-from media.peer import NegotiationError, ParticipantPeer, QueueLimits
+from media.peer import NegotiationError, ParticipantPeer
 from media.receiver_tap import ReceiverTap
 from media.room import MediaRoom
 from media.sender_hook import relay_keyframe_requests
@@ -37,7 +37,6 @@ __all__ = [
     "NetworkStats",
     "ParticipantPeer",
     "Publication",
-    "QueueLimits",
     "ReceiverTap",
     "Subscription",
     "SubscriptionClosed",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from aiortc import (
     RTCBundlePolicy,
@@ -38,7 +38,7 @@ from media.negotiation import codec_preferences, offers_codec, primary_codecs
 from media.receiver_tap import ReceiverTap
 from media.sender_hook import relay_keyframe_requests
 from media.stats import NetworkStats, StatsSampler
-from media.subscription import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, Subscription
+from media.subscription import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -49,21 +49,12 @@ class NegotiationError(RuntimeError):
     """An offer or answer arrived in a state where it cannot be applied."""
 
 
-@dataclass(frozen=True, slots=True)
-class QueueLimits:
-    """Bound of every queue a subscriber of this peer gets (frames and bytes)."""
-
-    max_frames: int = DEFAULT_MAX_FRAMES
-    max_bytes: int = DEFAULT_MAX_BYTES
-
-
 class ParticipantPeer:
     def __init__(
         self,
         participant_id: str,
         configuration: RTCConfiguration,
         *,
-        limits: QueueLimits | None = None,
         keyframe_interval: float = DEFAULT_MIN_INTERVAL,
         on_negotiation_needed: Callable[[ParticipantPeer], None] | None = None,
     ) -> None:
@@ -73,7 +64,6 @@ class ParticipantPeer:
         # transport and skipped when BUNDLE is applied, so it would never connect. Browsers
         # always bundle, so nothing is lost.
         self.pc = RTCPeerConnection(replace(configuration, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self.limits = limits or QueueLimits()
         self.keyframe_interval = keyframe_interval
         self._on_negotiation_needed = on_negotiation_needed
         self._lock = asyncio.Lock()

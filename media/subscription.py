@@ -1,4 +1,4 @@
-"""A bounded queue of encoded frames for one consumer (a subscriber's sender, the recorder).
+"""A bounded queue of encoded frames for one consumer (the recorder, identity's decoded tap).
 
 The producer never waits: when the queue is full the frame is dropped and counted. A video
 stream that lost a frame cannot be decoded until its next keyframe, so after a drop (and at
@@ -48,7 +48,7 @@ class Subscription:
         self.name = name
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        # A forwarding subscription ends with its publication; the recorder's participant
+        # A decoded tap's subscription ends with its publication; the recorder's participant
         # stream outlives any one track and is closed by its owner.
         self.end_with_sources = end_with_sources
         self.delivered = 0
