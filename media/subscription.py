@@ -1,15 +1,17 @@
 """A bounded queue of encoded frames for one consumer (the recorder, identity's decoded tap).
 
-The producer never waits: when the queue is full the frame is dropped and counted. A video
-stream that lost a frame cannot be decoded until its next keyframe, so after a drop (and at
-the start) that stream's delta frames are skipped until a keyframe, which is requested.
+The producer never waits: when the queue is full the frame is dropped and counted. A consumer
+that keeps up by construction can take frames as they are offered instead (`deliver_to`, the
+recorder's segmenter): no queue, no task switch per frame. A video stream that lost a frame
+cannot be decoded until its next keyframe, so after a drop (and at the start) that stream's
+delta frames are skipped until a keyframe, which is requested.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from media.frames import EncodedFrame
@@ -57,6 +59,9 @@ class Subscription:
         self.keyframe_requests = 0
         self._frames: deque[EncodedFrame] = deque()
         self._bytes = 0
+        # Push mode (deliver_to): frames go straight to the consumer, nothing is queued.
+        self._consumer: Callable[[EncodedFrame], None] | None = None
+        self._on_end: Callable[[], None] | None = None
         self._ready = asyncio.Event()
         self._closed = False
         # Per source: True while its video needs a keyframe before anything decodable.
@@ -94,6 +99,13 @@ class Subscription:
         if waiting and not frame.keyframe:
             self.skipped += 1
             return False
+        consumer = self._consumer
+        if consumer is not None:
+            if waiting:
+                self._sources[source] = False
+            self.delivered += 1
+            consumer(frame)
+            return True
         if len(self._frames) >= self.max_frames or self._bytes + len(frame.data) > self.max_bytes:
             self.dropped += 1
             if frame.kind == "video":
@@ -107,6 +119,30 @@ class Subscription:
         self._bytes += len(frame.data)
         self._ready.set()
         return True
+
+    def deliver_to(
+        self, consumer: Callable[[EncodedFrame], None], on_end: Callable[[], None]
+    ) -> None:
+        """From now on, call `consumer` with each frame as it is offered, instead of queueing it
+        (frames already queued first); `on_end` once the subscription closes.
+
+        The consumer runs inside the publisher's packet handling: it must be quick and must
+        not raise. For a consumer that keeps up by construction (the recorder's segmenter
+        muxes a frame in microseconds) this saves a queue and a task switch per frame; the
+        bounds on count and bytes no longer apply. Iterating is not possible afterwards.
+        """
+        if self._consumer is not None:
+            raise RuntimeError("this subscription already delivers to a consumer")
+        self._consumer = consumer
+        while self._frames:
+            frame = self._frames.popleft()
+            self._bytes -= len(frame.data)
+            self.delivered += 1
+            consumer(frame)
+        if self._closed:
+            on_end()
+        else:
+            self._on_end = on_end
 
     def request_keyframe(self) -> None:
         """Ask every attached video publication for a keyframe (throttled upstream)."""
@@ -142,6 +178,9 @@ class Subscription:
             source._detach(self)
         self._sources.clear()
         self._ready.set()
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            on_end()
 
     def __aiter__(self) -> AsyncIterator[EncodedFrame]:
         return self._iterate()

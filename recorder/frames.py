@@ -8,7 +8,8 @@ the bitstream header (no decoder).
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 
 class CodecLike(Protocol):
@@ -49,6 +50,17 @@ class Frame(Protocol):
 
     @property
     def arrival(self) -> float: ...
+
+
+@runtime_checkable
+class PushSource(Protocol):
+    """A frame source that calls a consumer for each frame as it comes (media's Subscription).
+
+    Cheaper than iterating: no queue and no task switch per frame. `on_end` is called once,
+    when no more frames will come.
+    """
+
+    def deliver_to(self, consumer: Callable[[Frame], None], on_end: Callable[[], None]) -> None: ...
 
 
 # RTP codec name (upper case) -> FFmpeg codec name. Only these are recorded.

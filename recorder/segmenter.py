@@ -30,6 +30,7 @@ import re
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +39,15 @@ from typing import Any
 
 import av
 
-from recorder.frames import MUX_CODECS, WEBM_CODECS, CodecLike, Frame, codec_name, picture_size
+from recorder.frames import (
+    MUX_CODECS,
+    WEBM_CODECS,
+    CodecLike,
+    Frame,
+    PushSource,
+    codec_name,
+    picture_size,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +57,7 @@ DEFAULT_REORDER_S = 0.2  # audio/video arrive this far out of media-time order a
 KEYFRAME_REREQUEST_S = 1.0  # ask again while waiting (upstream coalesces anyway)
 RESYNC_AHEAD_S = 2.0  # a frame whose pts puts it this far after its arrival: the clock jumped
 IDLE_CHECK_S = 0.5
+RETIRED_WARN = 4  # segments waiting to be finished before a warning
 
 PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".json"
@@ -174,17 +184,18 @@ class _Track:
     last_pts: int
     epoch: int  # bumped when the track restarts (new codec, pts reset or jump)
     size: tuple[int, int] | None = None
+    clock_rate: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock_rate = self.codec.clock_rate
 
     def media_time(self, pts: int) -> float:
-        return self.anchor_arrival + (pts - self.anchor_pts) / self.codec.clock_rate
+        return self.anchor_arrival + (pts - self.anchor_pts) / self.clock_rate
 
 
-@dataclass(order=True)
-class _Entry:
-    time: float  # media time on the wall clock
-    order: int
-    frame: Frame = field(compare=False)
-    epoch: int = field(compare=False)
+# A frame waiting in the reorder heap: (media time on the wall clock, arrival order, frame,
+# track epoch). A tuple, not a dataclass: the heap compares entries in C, for every frame.
+_Entry = tuple[float, int, Frame, int]
 
 
 _opus_templates: dict[int, tuple[Any, Any]] = {}
@@ -237,6 +248,10 @@ class _TrackWriter:
     held: tuple[int, int, bytes, bool] | None = None  # src pts, file pts, data, keyframe
     last_delta: int = 0
     end_file_pts: int = 0
+    time_base: fractions.Fraction = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.time_base = fractions.Fraction(1, self.track.clock_rate)
 
     @property
     def started(self) -> bool:
@@ -304,9 +319,8 @@ class _SegmentWriter:
         writer = self.tracks.get(track.kind)
         return writer is not None and writer.track is track and writer.epoch == epoch
 
-    def write(self, entry: _Entry) -> bool:
+    def write(self, frame: Frame) -> bool:
         """Mux one frame (held back one frame per track, to know its duration)."""
-        frame = entry.frame
         writer = self.tracks[frame.kind]
         if frame.kind == "video" and not writer.started and not frame.keyframe:
             self.skipped_video_frames += 1
@@ -334,7 +348,7 @@ class _SegmentWriter:
         writer.last_delta = duration
         packet = av.Packet(data)
         packet.stream = writer.stream
-        packet.time_base = fractions.Fraction(1, writer.track.codec.clock_rate)
+        packet.time_base = writer.time_base
         packet.pts = packet.dts = file_pts
         packet.duration = duration
         packet.is_keyframe = keyframe
@@ -436,9 +450,12 @@ def _hash_file(path: Path) -> tuple[str, int]:
 class Segmenter:
     """Records one participant into closed segments in `directory`.
 
-    Feed frames with `await feed(frame)` or let `run(frames)` consume a subscription; `close()`
-    finishes the segment being written. `on_segment` is called, in sequence order, with each
-    closed segment once its file and sidecar are durable (the uploader's `submit`, the chain).
+    `push(frame)` takes a frame synchronously (the cheap path: a push source calls it from the
+    packet handler, with no queue and no task switch per frame); `await feed(frame)` and
+    `run(frames)` (an async iterable, or a `PushSource` it attaches to) wrap it. `close()`
+    finishes the segment being written. Closed segments are finished (flushed, fsynced, hashed)
+    in a thread, one at a time, and `on_segment` is called, in sequence order, with each once
+    its file and sidecar are durable (the uploader's `submit`, the chain).
     """
 
     def __init__(
@@ -467,6 +484,7 @@ class Segmenter:
             first_sequence if first_sequence is not None else next_free_sequence(directory)
         )
         self._tracks: dict[str, _Track] = {}
+        self._names: dict[str, str] = {}  # mime type -> codec name, looked up per frame
         self._heap: list[_Entry] = []
         self._order = itertools.count()
         self._latest = float("-inf")  # newest media time seen
@@ -474,24 +492,31 @@ class Segmenter:
         self._last_request = float("-inf")
         self._last_arrival = time.time()
         self._pending_skips = 0  # video deltas dropped while no segment was open
-        self._finishing: asyncio.Task[SegmentInfo | None] | None = None
-        self._lock = asyncio.Lock()
+        # Segments handed over for finishing, oldest first, and the task finishing them.
+        self._retired: deque[tuple[_SegmentWriter, str, dict[str, int]]] = deque()
+        self._finisher: asyncio.Task[None] | None = None
         self._closed = False
         # Counters for metrics and tests.
         self.segments_closed = 0
         self.frames_written = 0
         self.keyframe_requests = 0
         self.unsupported_frames = 0
+        self.failed_frames = 0  # frames a push source delivered that raised (logged once)
         self.last_segment: SegmentInfo | None = None
 
     # -- feeding -------------------------------------------------------------------------------
 
-    async def run(self, frames: AsyncIterable[Frame]) -> None:
+    async def run(self, frames: AsyncIterable[Frame] | PushSource) -> None:
         """Record until `frames` ends, then close. Closes idle segments while frames pause."""
         ticker = asyncio.create_task(self._tick())
         try:
-            async for frame in frames:
-                await self.feed(frame)
+            if isinstance(frames, PushSource):
+                ended = asyncio.Event()
+                frames.deliver_to(self._push_delivered, ended.set)
+                await ended.wait()
+            else:
+                async for frame in frames:
+                    await self.feed(frame)
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -499,99 +524,124 @@ class Segmenter:
             await asyncio.shield(self.close())
 
     async def feed(self, frame: Frame) -> None:
-        """Take one frame, in arrival order."""
+        """Take one frame, in arrival order; waits while segments are waiting to be finished
+        (a caller faster than real time, reading a file, gets held back here)."""
+        self.push(frame)
+        while len(self._retired) > 1 and self._finisher is not None:
+            await asyncio.shield(self._finisher)
+
+    def push(self, frame: Frame) -> None:
+        """Take one frame, in arrival order, without waiting (a segment closes in a thread)."""
         if self._closed:
             raise RuntimeError("segmenter is closed")
-        async with self._lock:
-            entry = self._timeline(frame)
-            if entry is None:
-                return
-            self._last_arrival = frame.arrival
-            heapq.heappush(self._heap, entry)
-            self._latest = max(self._latest, entry.time)
-            while self._heap and self._heap[0].time <= self._latest - self.reorder_window:
-                await self._place(heapq.heappop(self._heap))
+        entry = self._timeline(frame)
+        if entry is None:
+            return
+        self._last_arrival = frame.arrival
+        heap = self._heap
+        heapq.heappush(heap, entry)
+        if entry[0] > self._latest:
+            self._latest = entry[0]
+        due = self._latest - self.reorder_window
+        while heap and heap[0][0] <= due:
+            self._place(heapq.heappop(heap))
+
+    def _push_delivered(self, frame: Frame) -> None:
+        # Called inside the media path: a failure here must cost this recording a frame, not
+        # the publisher's packet handling.
+        if self._closed:
+            return
+        try:
+            self.push(frame)
+        except Exception:
+            if not self.failed_frames:
+                logger.exception("%s: recording a frame failed", self.participant_id)
+            self.failed_frames += 1
 
     async def close(self) -> None:
         """Finish the segment being written (end of session); further frames are refused."""
-        async with self._lock:
-            if self._closed:
-                return
+        if not self._closed:
             self._closed = True
             while self._heap:
-                await self._place(heapq.heappop(self._heap))
-            await self._retire("close", None)
-            if self._finishing is not None:
-                await self._finishing
+                self._place(heapq.heappop(self._heap))
+            self._retire("close", None)
+        while self._finisher is not None and not self._finisher.done():
+            await asyncio.shield(self._finisher)
 
     async def _tick(self) -> None:
         # With no frames at all (every track paused), nothing else would ever close the file.
         while True:
             await asyncio.sleep(IDLE_CHECK_S)
-            async with self._lock:
-                if self._closed:
-                    return
-                now = time.time()
-                if now - self._last_arrival < max(self.reorder_window, IDLE_CHECK_S):
-                    continue
-                while self._heap:
-                    await self._place(heapq.heappop(self._heap))
-                writer = self._writer
-                if writer is not None and now - writer.start_time >= self.target_duration:
-                    await self._retire("idle", None)
+            if self._closed:
+                return
+            now = time.time()
+            if now - self._last_arrival < max(self.reorder_window, IDLE_CHECK_S):
+                continue
+            while self._heap:
+                self._place(heapq.heappop(self._heap))
+            writer = self._writer
+            if writer is not None and now - writer.start_time >= self.target_duration:
+                self._retire("idle", None)
 
     # -- timing --------------------------------------------------------------------------------
 
     def _timeline(self, frame: Frame) -> _Entry | None:
-        name = codec_name(frame.codec)
-        if name not in MUX_CODECS or frame.kind not in ("audio", "video"):
+        codec = frame.codec
+        name = self._names.get(codec.mime_type)
+        if name is None:
+            name = self._names[codec.mime_type] = codec_name(codec)
+        kind = frame.kind
+        if name not in MUX_CODECS or kind not in ("audio", "video"):
             if self.unsupported_frames == 0:
                 logger.error(
                     "%s: %s %s cannot be recorded without transcoding; its frames are dropped",
                     self.participant_id,
-                    frame.kind,
-                    frame.codec.mime_type,
+                    kind,
+                    codec.mime_type,
                 )
             self.unsupported_frames += 1
             return None
-        track = self._tracks.get(frame.kind)
-        restart = (
+        track = self._tracks.get(kind)
+        pts = frame.pts
+        if (
             track is None
-            or track.codec.mime_type.lower() != frame.codec.mime_type.lower()
-            or track.codec.clock_rate != frame.codec.clock_rate
-            or frame.pts < track.last_pts - track.codec.clock_rate  # restarted, not reordered
-            or track.media_time(frame.pts) - frame.arrival > RESYNC_AHEAD_S
-        )
-        if restart:
-            epoch = track.epoch + 1 if track is not None else 0
-            track = _Track(
-                kind=frame.kind,
-                codec=frame.codec,
-                name=name,
-                anchor_pts=frame.pts,
-                anchor_arrival=frame.arrival,
-                last_pts=frame.pts,
-                epoch=epoch,
-                size=track.size if track is not None else None,
-            )
-            self._tracks[frame.kind] = track
-        assert track is not None
-        track.last_pts = frame.pts
-        if frame.kind == "video" and frame.keyframe:
+            or track.codec.mime_type.lower() != codec.mime_type.lower()
+            or track.clock_rate != codec.clock_rate
+            or pts < track.last_pts - track.clock_rate  # restarted, not reordered
+            or track.media_time(pts) - frame.arrival > RESYNC_AHEAD_S
+        ):
+            track = self._restart_track(frame, name, track)
+        track.last_pts = pts
+        if kind == "video" and frame.keyframe:
             track.size = picture_size(name, frame.data) or track.size
-        return _Entry(track.media_time(frame.pts), next(self._order), frame, track.epoch)
+        return (track.media_time(pts), next(self._order), frame, track.epoch)
+
+    def _restart_track(self, frame: Frame, name: str, previous: _Track | None) -> _Track:
+        track = _Track(
+            kind=frame.kind,
+            codec=frame.codec,
+            name=name,
+            anchor_pts=frame.pts,
+            anchor_arrival=frame.arrival,
+            last_pts=frame.pts,
+            epoch=previous.epoch + 1 if previous is not None else 0,
+            size=previous.size if previous is not None else None,
+        )
+        self._tracks[frame.kind] = track
+        return track
 
     # -- segment boundaries --------------------------------------------------------------------
 
-    async def _place(self, entry: _Entry) -> None:
-        frame = entry.frame
+    def _place(self, entry: _Entry) -> None:
+        entry_time, _, frame, epoch = entry
         track = self._tracks[frame.kind]
         writer = self._writer
         startable = frame.kind == "audio" or frame.keyframe
         if writer is not None:
-            elapsed = entry.time - writer.start_time
+            elapsed = entry_time - writer.start_time
             reason: str | None = None
-            if not writer.accepts(track, entry.epoch):
+            accepted = writer.accepts(track, epoch)
+            if not accepted:
                 reason = "track_change" if startable else None
             elif writer.has_video:
                 if frame.kind == "video" and frame.keyframe and elapsed >= self.target_duration:
@@ -599,36 +649,35 @@ class Segmenter:
                 elif elapsed >= self.target_duration + self.keyframe_wait:
                     reason = "no_keyframe"
                 elif elapsed >= self.target_duration:
-                    self._ask_keyframe(entry.time)
+                    self._ask_keyframe(entry_time)
             elif elapsed >= self.target_duration:
                 reason = "duration"
             if reason is not None:
-                following = {frame.kind: frame.pts} if writer.accepts(track, entry.epoch) else {}
-                await self._retire(reason, following)
+                self._retire(reason, {frame.kind: frame.pts} if accepted else {})
                 writer = None
-            elif not writer.accepts(track, entry.epoch):
+            elif not accepted:
                 # A new track's first frame is not a keyframe: wait for one.
                 self._pending_skips += 1
-                self._ask_keyframe(entry.time)
+                self._ask_keyframe(entry_time)
                 return
         if writer is None:
             if not startable:
                 self._pending_skips += 1
-                self._ask_keyframe(entry.time)
+                self._ask_keyframe(entry_time)
                 return
-            writer = self._open(entry)
-        if writer.write(entry):
+            writer = self._open(entry_time)
+        if writer.write(frame):
             self.frames_written += 1
         elif frame.kind == "video":
-            self._ask_keyframe(entry.time)
+            self._ask_keyframe(entry_time)
 
-    def _open(self, entry: _Entry) -> _SegmentWriter:
+    def _open(self, start_time: float) -> _SegmentWriter:
         writer = _SegmentWriter(
             self.directory,
             self.participant_id,
             self._next_sequence,
             list(self._tracks.values()),
-            entry.time,
+            start_time,
         )
         writer.skipped_video_frames = self._pending_skips
         self._pending_skips = 0
@@ -646,16 +695,27 @@ class Segmenter:
         except Exception:  # the publisher may be gone; recording goes on
             logger.exception("%s: keyframe request failed", self.participant_id)
 
-    async def _retire(self, reason: str, following: dict[str, int] | None) -> None:
-        """Hand the open segment to a thread for closing; segments close in order."""
+    def _retire(self, reason: str, following: dict[str, int] | None) -> None:
+        """Hand the open segment over for finishing; segments finish in order, one at a time."""
         writer, self._writer = self._writer, None
         if writer is None:
             return
         self._last_request = float("-inf")  # the next boundary asks afresh
-        previous = self._finishing
-        if previous is not None and not previous.done():
-            await previous  # at most one close in flight: bounded memory, ordered callbacks
-        self._finishing = asyncio.create_task(self._finish(writer, reason, following or {}))
+        self._retired.append((writer, reason, following or {}))
+        if len(self._retired) > RETIRED_WARN:
+            # Finishing (a flush, two fsyncs, a hash) takes milliseconds; this many waiting
+            # means the disk stalls. Each one waiting holds only its open file.
+            logger.warning(
+                "%s: %d segments waiting to be finished", self.participant_id, len(self._retired)
+            )
+        if self._finisher is None or self._finisher.done():
+            self._finisher = asyncio.get_running_loop().create_task(self._finish_retired())
+
+    async def _finish_retired(self) -> None:
+        while self._retired:
+            writer, reason, following = self._retired[0]
+            await self._finish(writer, reason, following)
+            self._retired.popleft()
 
     async def _finish(
         self, writer: _SegmentWriter, reason: str, following: dict[str, int]

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from recorder.chain import ChainLog
-from recorder.frames import Frame
+from recorder.frames import Frame, PushSource
 from recorder.keys import public_key_pem
 from recorder.manifest import SessionInfo, build_manifest, seal
 from recorder.retention import RetentionClass
@@ -180,7 +180,7 @@ class SessionRecorder:
         participant_id: str,
         role: str,
         name: str,
-        frames: AsyncIterable[Frame],
+        frames: AsyncIterable[Frame] | PushSource,
         request_keyframe: Callable[[], None] | None = None,
     ) -> None:
         """Record one participant's encoded stream until it ends or `stop_participant`."""

@@ -126,3 +126,50 @@ async def test_closing_the_publication_ends_its_forwarding_subscriptions() -> No
         await forwarding.get()
     assert not recording.closed and recording.sources == []
     assert pub.subscriptions == []
+
+
+async def test_deliver_to_hands_queued_frames_first_then_each_offer_at_once() -> None:
+    pub, _ = publication()
+    stream = pub.subscribe(max_frames=4)
+    pub.publish(video(0, keyframe=True))
+    pub.publish(video(1))
+    got: list[int] = []
+    ended: list[bool] = []
+    stream.deliver_to(lambda frame: got.append(frame.pts), lambda: ended.append(True))
+    assert got == [0, 3000] and stream.queued_frames == 0
+    for i in range(2, 50):  # far beyond max_frames: nothing is queued, nothing dropped
+        pub.publish(video(i))
+    assert got == [i * 3000 for i in range(50)]
+    assert stream.dropped == 0 and stream.delivered == 50
+    assert not ended
+    stream.close()
+    assert ended == [True]
+    pub.publish(video(50))
+    assert len(got) == 50
+
+
+async def test_deliver_to_still_starts_video_at_a_keyframe() -> None:
+    pub, _ = publication()
+    stream = pub.subscribe()
+    got: list[bool] = []
+    stream.deliver_to(lambda frame: got.append(frame.keyframe), lambda: None)
+    pub.publish(video(0))
+    pub.publish(video(1))
+    pub.publish(video(2, keyframe=True))
+    pub.publish(video(3))
+    assert got == [True, False] and stream.skipped == 2
+
+
+async def test_deliver_to_a_closed_subscription_ends_at_once_and_only_once() -> None:
+    pub, _ = publication()
+    stream = pub.subscribe()
+    pub.publish(video(0, keyframe=True))
+    stream.close()
+    got: list[int] = []
+    ended: list[bool] = []
+    stream.deliver_to(lambda frame: got.append(frame.pts), lambda: ended.append(True))
+    assert got == [0] and ended == [True]  # what was queued before the close still comes
+    stream.close()
+    assert ended == [True]
+    with pytest.raises(RuntimeError):
+        stream.deliver_to(lambda frame: None, lambda: None)

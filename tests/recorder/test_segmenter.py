@@ -384,3 +384,48 @@ async def test_records_a_live_participant_asking_for_keyframes(
     for before, after in itertools.pairwise(closed):
         assert after.start_time - before.end_time == pytest.approx(0, abs=0.05)
     assert abs(closed[-1].end_time - time.time()) < 5
+
+
+async def test_a_push_source_records_the_same_segments_without_a_task_per_frame(
+    source_webm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from media import Publication, Subscription
+
+    frames = demux_frames(source_webm, base=time.time() - 60)
+    _, fed = await record(frames, tmp_path / "fed", target_duration=1.0)
+
+    video = Publication("alice", "video", "v")
+    audio = Publication("alice", "audio", "a")
+    stream = Subscription(end_with_sources=False)
+    video.subscribe(stream)
+    audio.subscribe(stream)
+    closed: list[SegmentInfo] = []
+    segmenter = Segmenter(
+        "alice", tmp_path / "pushed", target_duration=1.0, on_segment=closed.append
+    )
+    # A writer bug on one frame costs that frame, never the publisher's packet handling.
+    original = segmenter_module._SegmentWriter.write
+    failures = iter([True])
+
+    def flaky(self: Any, frame: Frame) -> bool:
+        if frame.kind == "audio" and next(failures, False):
+            raise OSError("disk hiccup")
+        return original(self, frame)
+
+    monkeypatch.setattr(segmenter_module._SegmentWriter, "write", flaky)
+    task = asyncio.create_task(segmenter.run(stream))
+    await asyncio.sleep(0)  # run() attaches to the stream
+    for frame in frames:
+        (video if frame.kind == "video" else audio).publish(frame)  # never raises
+    assert stream.queued_frames == 0 and stream.dropped == 0
+    stream.close()
+    await asyncio.wait_for(task, 10)
+
+    assert segmenter.failed_frames == 1
+    assert segmenter.frames_written == len(frames) - 1
+    assert [(i.sequence, i.ended_by) for i in closed] == [(i.sequence, i.ended_by) for i in fed]
+    for pushed, before in zip(closed, fed, strict=True):
+        check_segment_files(pushed)
+        assert [t.frames for t in pushed.tracks] == [
+            t.frames - (t.kind == "audio" and pushed.sequence == 0) for t in before.tracks
+        ]
