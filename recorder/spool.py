@@ -357,19 +357,29 @@ class Uploader:
         return receipt
 
     def _put_confirmed(self, key: str, data: bytes, sha256: str) -> str | None:
-        """Write `key` once; return its version id once the store shows our bytes there."""
+        """Write `key` once; return its version id once the store holds our bytes there.
+
+        A 200 to our PUT is the confirmation: reading back would only show the sha256
+        metadata and size that PUT sent. Only a refused PUT, the key being taken, is read
+        back: a retry after a lost answer (same hash: confirmed), or a conflict.
+        """
         content_type = CONTENT_TYPES.get(Path(key).suffix, "application/octet-stream")
-        # ObjectExists: a retry after a lost answer, or a conflict; the check below tells.
-        with contextlib.suppress(ObjectExists):
-            self.store.put_locked(self.bucket, key, data, self.retention, content_type)
-        return self._confirmed(key, sha256, len(data))
+        try:
+            stored = self.store.put_locked(
+                self.bucket, key, data, self.retention, content_type, sha256=sha256
+            )
+        except ObjectExists:
+            return self._confirmed(key, sha256, len(data))
+        return stored.version_id
 
     def _confirmed(self, key: str, sha256: str, size: int) -> str | None:
         try:
             stat = self.store.client.stat_object(self.bucket, key)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
-                raise RuntimeError(f"{key} is not in the store after the write") from exc
+                raise RuntimeError(
+                    f"{key} is not in the store, yet was refused or confirmed"
+                ) from exc
             raise
         stored = (stat.metadata or {}).get(f"x-amz-meta-{SHA256_METADATA}")
         if stored != sha256 or stat.size != size:

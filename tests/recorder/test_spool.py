@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
@@ -21,9 +22,10 @@ from recorder.local_s3 import LocalS3Server
 from recorder.retention import parse_retention_classes
 from recorder.segmenter import Segmenter, SegmentInfo
 from recorder.spool import Backoff, KeyLayout, Uploader
-from recorder.store import ObjectStore, connect
+from recorder.store import ObjectStore, StoredObject, connect
 from signaling.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
 from tests.recorder.media_source import demux_frames
+from tests.recorder.s3_trace import traced
 from tests.support import unique_bucket
 
 pytestmark = pytest.mark.integration
@@ -105,25 +107,33 @@ async def test_uploads_every_segment_locked_then_frees_the_disk(
 ) -> None:
     up = uploader(object_store, bucket, tmp_path)
     seen_on_disk: list[bool] = []
-    confirm = up._confirmed
+    put = object_store.put_locked
 
-    def watching(key: str, sha256: str, size: int) -> str | None:
-        # Every confirmation happens while the local file is still there.
+    def watching(bucket: str, key: str, *args: Any, **kwargs: Any) -> StoredObject:
+        stored = put(bucket, key, *args, **kwargs)
+        # Every confirmation (the PUT's answer) comes while the local file is still there.
         seen_on_disk.append((up.participant_dir("alice") / Path(key).name).exists())
-        return confirm(key, sha256, size)
+        return stored
 
-    up._confirmed = watching  # type: ignore[method-assign]
-    up.start()
+    object_store.put_locked = watching  # type: ignore[method-assign]
     closed: list[SegmentInfo] = []
-    segmenter = await record_into(up, demux_frames(source_webm, base=time.time()), closed)
-    await segmenter.close()
-    await up.drain(timeout=20)
-    await up.stop()
+    with traced(object_store.client) as trace:
+        up.start()
+        segmenter = await record_into(up, demux_frames(source_webm, base=time.time()), closed)
+        await segmenter.close()
+        await up.drain(timeout=20)
+        await up.stop()
 
     assert len(closed) == 3 and up.uploaded == 3 and up.failures == 0
     assert seen_on_disk == [True] * 6  # media and sidecar of each
     assert_in_store(object_store, bucket, closed)
     assert up.pending == 0 and up.queued_bytes == 0
+    # Two requests a segment: one PUT each for media and sidecar, no HEAD before, no read-back.
+    requests = trace.requests()
+    assert [(r.method, r.status) for r in requests] == [("PUT", 200)] * 6
+    assert [r.key for r in requests] == [
+        PREFIX + name for i in closed for name in (i.file_name, f"{i.sequence:06d}.json")
+    ]
 
 
 async def test_existing_key_same_bytes_is_confirmed_other_bytes_are_kept(
@@ -138,15 +148,26 @@ async def test_existing_key_same_bytes_is_confirmed_other_bytes_are_kept(
     object_store.put_locked(bucket, PREFIX + first.file_name, first.path.read_bytes(), SHORT)
     object_store.put_locked(bucket, PREFIX + second.file_name, b"not this segment", SHORT)
 
-    up.start()
-    await up.drain(timeout=20)
-    await up.stop()
+    with traced(object_store.client) as trace:
+        up.start()
+        await up.drain(timeout=20)
+        await up.stop()
 
     assert up.uploaded == 2 and up.conflicts == [second.sidecar_path]
     assert_in_store(object_store, bucket, [first, closed[2]])
     # Never overwritten, never deleted.
     assert object_store.read(bucket, PREFIX + second.file_name) == b"not this segment"
     assert second.path.exists() and second.sidecar_path.exists()
+    # Read back only where the PUT was refused: the retry (then its sidecar), the conflict.
+    assert [(r.method, r.status) for r in trace.requests()] == [
+        ("PUT", 412),
+        ("HEAD", 200),
+        ("PUT", 200),
+        ("PUT", 412),
+        ("HEAD", 200),
+        ("PUT", 200),
+        ("PUT", 200),
+    ]
 
 
 async def test_store_stopped_mid_session_then_started_again_nothing_lost(
