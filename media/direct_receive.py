@@ -4,9 +4,10 @@ aiortc 1.16.0 receives every datagram through aioice's protocol, which first tri
 as STUN (an exception per media packet), then queues it for the DTLS transport's task, which
 unprotects it and awaits the RTP handlers. Here the ICE protocol of each local candidate gets
 a `datagram_received` that tells SRTP from everything else by the first byte (RFC 7983:
-128-191 is RTP/RTCP), unprotects it and runs aiortc's own handlers at once (media/eager.py).
-STUN, DTLS and everything before the handshake take aiortc's path unchanged, and so does a
-relayed (TURN) candidate, whose datagrams arrive through its own protocol.
+128-191 is RTP/RTCP), unprotects it and handles it at once: RTP as aiortc's receiver would,
+without its coroutines (media/sync_receive.py), RTCP through aiortc's own handler
+(media/eager.py). STUN, DTLS and everything before the handshake take aiortc's path unchanged,
+and so does a relayed (TURN) candidate, whose datagrams arrive through its own protocol.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiortc.rtcdtlstransport import State
 from aiortc.rtp import is_rtcp
 
 from media.eager import run_now
+from media.sync_receive import receive_rtp
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +56,18 @@ def _direct(transport: RTCDtlsTransport, fallback: DatagramHandler) -> DatagramH
         ):
             fallback(data, addr)
             return
-        setattr(transport, RX_BYTES, getattr(transport, RX_BYTES) + len(data))
-        setattr(transport, RX_PACKETS, getattr(transport, RX_PACKETS) + 1)
+        state = transport.__dict__
+        state[RX_BYTES] += len(data)
+        state[RX_PACKETS] += 1
         arrival_time_ms = clock.current_ms()
         try:
             if is_rtcp(data):
                 run_now(transport._handle_rtcp_data(transport._rx_srtp.unprotect_rtcp(data)))
             else:
-                plain = transport._rx_srtp.unprotect(data)
-                run_now(transport._handle_rtp_data(plain, arrival_time_ms=arrival_time_ms))
+                receive_rtp(transport, transport._rx_srtp.unprotect(data), arrival_time_ms)
         except pylibsrtp.Error:
             pass  # as aiortc: a packet that fails authentication is dropped
+        except Exception:
+            logger.exception("packet handler failed")
 
     return datagram_received
