@@ -4,7 +4,7 @@ transcoded, with taps for the recorder (encoded) and identity (decoded). See doc
 media/ never imports notary/ or signaling/.
 """
 
-from media import fast_clock, fast_rate
+from media import fast_clock, fast_rate, fast_rtp, remb_throttle
 from media.compat import AIORTC_VERSION, AiortcVersionError
 from media.decoded_tap import DecodedFrame, DecodedVideoTap
 from media.fanout import Publication
@@ -18,10 +18,13 @@ from media.sender_hook import relay_keyframe_requests
 from media.stats import NetworkStats
 from media.subscription import Subscription, SubscriptionClosed
 
-# Same values, cheaper per packet (media/fast_clock.py, media/fast_rate.py); installed only
-# after compat checked the aiortc pin.
+# Same values, cheaper per packet (media/fast_clock.py, fast_rate.py, fast_rtp.py); installed
+# only after compat checked the aiortc pin.
 fast_clock.install()
 fast_rate.install()
+fast_rtp.install()
+# REMB feedback throttled as libwebrtc throttles it (media/remb_throttle.py).
+remb_throttle.install()
 
 __all__ = [
     "AIORTC_VERSION",

@@ -19,6 +19,8 @@ packets and compares what each receiver ends up with.
 
 from __future__ import annotations
 
+import struct
+
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, clock
 from aiortc.codecs import depayload, is_rtx
 from aiortc.rtcrtpreceiver import StreamStatistics
@@ -65,7 +67,9 @@ def receive_rtp(transport: RTCDtlsTransport, data: bytes, arrival_time_ms: int) 
     """`RTCDtlsTransport._handle_rtp_data` for an unprotected RTP packet, without waiting."""
     try:
         packet = RtpPacket.parse(data, transport._rtp_header_extensions_map)
-    except ValueError:
+    except (ValueError, struct.error):
+        # aiortc drops what it cannot parse; an extension value of the wrong length raises
+        # struct.error there, which must not log a traceback per packet either.
         return
     receiver = transport._rtp_router.route_rtp(packet)
     if receiver is None:

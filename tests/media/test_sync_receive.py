@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import random
+import struct
 from typing import Any
 
 import pytest
@@ -181,3 +183,19 @@ async def test_without_frame_consumers_nothing_is_depayloaded_and_everything_for
     # Every media packet (RTX unwrapped) went on to the forwarders, the bad payload too.
     assert len(outcome["forwarded"]) == media_packets
     assert (b"\x90\x80") in [payload for _, payload in outcome["forwarded"]]
+
+
+def test_an_extension_of_the_wrong_length_is_dropped_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = RTCDtlsTransport(
+        RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()]
+    )
+    extension = RTCRtpHeaderExtensionParameters(id=3, uri=ABS_SEND_TIME)
+    transport._rtp_header_extensions_map.configure(RTCRtpParameters(headerExtensions=[extension]))
+    # abs-send-time is 3 bytes; this one says 2 (id 3, length field 1).
+    raw = bytes([0x90, 96, 0, 1]) + bytes(8) + b"\xbe\xde\x00\x01" + b"\x31\xaa\xbb\x00" + b"\x10x"
+    with pytest.raises(struct.error):
+        RtpPacket.parse(raw, transport._rtp_header_extensions_map)  # what aiortc raises
+    sync_receive.receive_rtp(transport, raw, 0)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
