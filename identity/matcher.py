@@ -9,15 +9,29 @@ flight, and reports every check as an `IdentityEvent` through `on_event`:
 - `person_changed` (before the match/mismatch of the new face) when the face seen differs
   from the previous one seen beyond the threshold, gap or not in between, unless both
   match the ID face (the gap must be `small_face_margin` wider when a face is smaller than
-  `reliable_face_px`: small faces encode noisily).
+  `reliable_face_px`: small faces encode noisily),
+- `present`: a presence check found one face where the last full check verified the ID
+  holder's (`consistent_face`). No distance: it is not a match and never shown as one.
 
-Schedule (on the frames' media time): until the first verdict every `acquire_interval`;
-then every `steady_interval`; after a change to mismatch, several faces or another person,
-one quick confirming check at `acquire_interval`. Detection runs on a reduced copy of the
-frame: at most `detect_width` pixels wide with HOG upsampling 1 while looking for a face;
-once a face's size is known, at the scale that makes that face about `target_face_px` high
-with no upsampling (several times cheaper), falling back to the full search when that finds
-nothing. The encoding is always computed on the full frame.
+Two kinds of check (`CheckKind`): a *full* check detects, encodes the single face and
+compares it with the ID face; a *presence* check only detects. Schedule (on the frames'
+media time): until the first verdict a full check every `acquire_interval`; once a match
+stands, a check every `steady_interval`, full every `full_check_interval` and presence
+between. A presence check that finds the face moved or resized beyond `presence_max_shift` /
+`presence_max_resize` becomes a full check on the same frame. One that finds no face or
+several faces reports what a full check of that frame would (the same detection; a full
+check encodes a single face only) and breaks the presence schedule: every check is a full
+one until one gives a verdict, at `steady_interval` as before presence checks (a second
+face confirmed once at `acquire_interval`), or at `acquire_interval` for the first
+`break_dense_for` seconds of the break. After a change to mismatch or another person, one
+quick confirming full check at `acquire_interval`; while a mismatch stands, full checks every
+`steady_interval` (presence checks stand in for full ones only while a match stands). A
+swap that keeps the face's place and size passes presence checks: the next full check, at
+most `full_check_interval` later, reports it (person_changed). Detection runs on a
+reduced copy of the frame: at most `detect_width` pixels wide with HOG upsampling 1 while
+looking for a face; once a face's size is known, at the scale that makes that face about
+`target_face_px` high with no upsampling (several times cheaper), falling back to the full
+search when that finds nothing. The encoding is always computed on the full frame.
 
 A frame source that can skip work between checks (media's DecodedVideoTap, a `Pacer`) is
 told after every check when the next one is due and whether the schedule is steady; in the
@@ -29,6 +43,8 @@ carries a template.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
@@ -48,6 +64,7 @@ from identity.faces import (
     LatestOnly,
     ModelInfo,
     ScanPlan,
+    encode,
     face_distance,
     model_info,
 )
@@ -85,10 +102,15 @@ class EventKind(StrEnum):
     MATCH = "match"
     MISMATCH = "mismatch"
     PERSON_CHANGED = "person_changed"
+    PRESENT = "present"  # a presence check: the verified face is still there (no distance)
+
+
+class CheckKind(StrEnum):
+    FULL = "full"  # detection, the encoding, its distance to the ID face
+    PRESENCE = "presence"  # detection only: is the face the last full check verified there
 
 
 VERDICTS = frozenset({EventKind.MATCH, EventKind.MISMATCH})
-CONFIRMED = frozenset({EventKind.MISMATCH, EventKind.SEVERAL_FACES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +130,7 @@ class IdentityEvent:
     threshold_source: str
     model: ModelInfo
     box: tuple[int, int, int, int] | None  # top, right, bottom, left of the single face
+    check_kind: CheckKind = CheckKind.FULL
 
     def to_record(self) -> dict[str, Any]:
         """JSON-safe, for the console and the evidence chain: scores, never templates."""
@@ -125,6 +148,7 @@ class IdentityEvent:
             "threshold_source": self.threshold_source,
             "model": self.model.as_dict(),
             "box": list(self.box) if self.box else None,
+            "check_kind": self.check_kind.value,
         }
 
 
@@ -132,6 +156,21 @@ class IdentityEvent:
 class MatcherConfig:
     acquire_interval: float = 0.5  # seconds of media time between checks before a verdict
     steady_interval: float = 3.0  # between checks once a verdict stands
+    # Once a match stands: a full check (encode + compare) this often, presence checks
+    # (detection only) at steady_interval between. = steady_interval: no presence checks.
+    full_check_interval: float = 15.0
+    # A presence check's face is the verified one when its box centre moved less than this
+    # many widths of the verified face, and its height changed by less than this fraction
+    # (since the last full check, not the last presence check: slow drift adds up). Sitting
+    # still, the HOG box moves a few px; leaning in or back, the height changes ~10-20 %.
+    presence_max_shift: float = 0.5
+    presence_max_resize: float = 0.3
+    # After a break (no face or several faces where a match stood) every check is a full one
+    # until a verdict; for this long at acquire_interval, then at steady_interval. 0 (the
+    # default): no face, as before presence checks, at steady_interval, and a second face
+    # confirmed once at acquire_interval. Dense checks cost ~95 ms each while nobody is in
+    # sight (the fallback search): on the benchmark's clip 5 s doubled the cost per minute.
+    break_dense_for: float = 0.0
     detect_width: int = 480  # detection copy at most this wide while searching
     search_upsample: int = 1
     target_face_px: int = 100  # once a face is known: detect it at about this height
@@ -143,6 +182,23 @@ class MatcherConfig:
     def __post_init__(self) -> None:
         if self.acquire_interval <= 0 or self.steady_interval < self.acquire_interval:
             raise ValueError("intervals must be positive, steady >= acquire")
+        if self.full_check_interval < self.steady_interval:
+            raise ValueError("full_check_interval must be >= steady_interval")
+        if not (self.presence_max_shift > 0 and 0 < self.presence_max_resize < 1):
+            raise ValueError("presence thresholds: shift > 0, 0 < resize < 1")
+        if self.break_dense_for < 0:
+            raise ValueError("break_dense_for must be >= 0")
+
+
+def consistent_face(verified: FaceBox, seen: FaceBox, config: MatcherConfig) -> bool:
+    """Whether `seen` can be the face a full check verified at `verified` (a presence check):
+    its centre moved less than `presence_max_shift` face widths, its height changed by less
+    than `presence_max_resize`. It proves the box stayed, not who is in it."""
+    dx = (seen.left + seen.right - verified.left - verified.right) / 2
+    dy = (seen.top + seen.bottom - verified.top - verified.bottom) / 2
+    shift = math.hypot(dx, dy) / max(1, verified.width)
+    resize = abs(seen.height - verified.height) / max(1, verified.height)
+    return shift < config.presence_max_shift and resize < config.presence_max_resize
 
 
 @dataclass(slots=True)
@@ -150,6 +206,9 @@ class MatcherStats:
     offered: int = 0
     skipped: int = 0  # not due by the schedule
     checks: int = 0
+    full_checks: int = 0
+    presence_checks: int = 0
+    moved: int = 0  # presence checks that found the face moved: became full checks
     failed: int = 0  # checks whose encoding failed (the encoder process died or hung)
     detect_ms: float = 0.0
     encode_ms: float = 0.0
@@ -159,6 +218,7 @@ class MatcherStats:
 class _Job:
     frame: FrameLike
     offered_at: float  # monotonic
+    full: bool = False  # a full check whatever the schedule (check_now)
 
 
 class LiveMatcher:
@@ -190,8 +250,13 @@ class LiveMatcher:
         self._steady = False  # the next check is a steady one (not acquiring or confirming)
         self._pacer: Pacer | None = None
         self._last_media_time: float | None = None
-        self._last_kind: EventKind | None = None
+        self._last_kind: EventKind | None = None  # of the last full check
         self._verdict_seen = False
+        # The single face of the last full check, while the match it gave stands: what a
+        # presence check compares with. None: the next check is a full one.
+        self._verified: FaceBox | None = None
+        self._full_due = 0.0  # media time of the next full check once a match stands
+        self._break_since: float | None = None  # no verdict since this media time
         self._live: Encoding | None = None  # the last single face seen
         self._live_matched = False
         self._live_height = 0
@@ -209,6 +274,7 @@ class LiveMatcher:
         t = frame.media_time
         if self._last_media_time is not None and t < self._last_media_time - 1.0:
             self._next_due = None  # the publication restarted its clock
+            self._verified = None  # and the full check's due time with it: check fully
         self._last_media_time = t
         if self._next_due is not None and t < self._next_due:
             self.stats.skipped += 1
@@ -248,7 +314,7 @@ class LiveMatcher:
 
         self.on_event = both
         try:
-            await self._check(_Job(frame, time.monotonic()))
+            await self._check(_Job(frame, time.monotonic(), full=True))
         finally:
             self.on_event = previous
         return collected
@@ -287,17 +353,36 @@ class LiveMatcher:
         scale = min(1.0, max(self.config.min_scale, scale))
         return ScanPlan(scale=scale, upsample=0, fallback=search)
 
+    def presence_due(self, media_time: float) -> bool:
+        """Whether a check at `media_time` would be a presence check (detection only)."""
+        return self._verified is not None and media_time < self._full_due
+
     async def _check(self, job: _Job) -> None:
         if self._closed:
             return
         image = job.frame.image
+        presence = not job.full and self.presence_due(job.frame.media_time)
+        plan = self.plan_for(image.shape[1])
+        if presence:
+            plan = dataclasses.replace(plan, encode=False)
         try:
-            scan = await self.worker.scan(image, self.plan_for(image.shape[1]))
+            scan = await self.worker.scan(image, plan)
+            moved = presence and scan.count == 1 and not self._still_verified(scan.boxes[0])
+            if moved and not self._closed:
+                # The face moved or changed size: check who it is now, on this very frame.
+                presence = False
+                self.stats.moved += 1
+                started = time.perf_counter()
+                found = await self.worker.run(encode, image, list(scan.boxes))
+                scan = dataclasses.replace(
+                    scan, encoding=found[0], encode_ms=(time.perf_counter() - started) * 1000
+                )
         except EncoderUnavailable:
             # The encoder process was replaced: this check failed (counted, and kept in
-            # `errors` by the runner); the next one comes at the quick interval.
+            # `errors` by the runner); the next one, a full one, comes at the quick interval.
             self.stats.failed += 1
             if not self._closed:
+                self._verified = None
                 self._next_due = job.frame.media_time + self.config.acquire_interval
                 self._steady = False
                 self._pace()
@@ -310,14 +395,22 @@ class LiveMatcher:
             await self.close()
             raise
         self.stats.checks += 1
+        if presence:
+            self.stats.presence_checks += 1
+        else:
+            self.stats.full_checks += 1
         self.stats.detect_ms += scan.detect_ms
         self.stats.encode_ms += scan.encode_ms
-        for event in self._judge(scan, job):
+        for event in self._judge(scan, job, CheckKind.PRESENCE if presence else CheckKind.FULL):
             self.on_event(event)
 
-    def _judge(self, scan: FaceScan, job: _Job) -> list[IdentityEvent]:
+    def _still_verified(self, box: FaceBox) -> bool:
+        return self._verified is not None and consistent_face(self._verified, box, self.config)
+
+    def _judge(self, scan: FaceScan, job: _Job, check_kind: CheckKind) -> list[IdentityEvent]:
         assert self._reference is not None
         check = self.stats.checks
+        full = check_kind is CheckKind.FULL
         box: FaceBox | None = scan.boxes[0] if scan.count == 1 else None
         events: list[IdentityEvent] = []
 
@@ -336,17 +429,23 @@ class LiveMatcher:
                 threshold_source=self.policy.source,
                 model=self.model,
                 box=box.as_css() if box else None,
+                check_kind=check_kind,
             )
 
         if scan.count == 0:
             kind = EventKind.NO_FACE
             self._face_height = None
             events.append(event(kind, None))
-        elif scan.count > 1 or scan.encoding is None:
+        elif scan.count > 1 or (full and scan.encoding is None):
             kind = EventKind.SEVERAL_FACES
             events.append(event(kind, None))
+        elif not full:
+            assert box is not None  # consistent with the verified face (_check saw to it)
+            kind = EventKind.PRESENT
+            self._face_height = box.height
+            events.append(event(kind, None))  # no distance: nothing was compared
         else:
-            assert box is not None
+            assert box is not None and scan.encoding is not None
             encoding = scan.encoding
             distance = face_distance(self._reference, encoding)
             kind = EventKind.MATCH if self.policy.matches(distance) else EventKind.MISMATCH
@@ -366,25 +465,53 @@ class LiveMatcher:
             self._face_height = box.height
             events.append(event(kind, distance))
 
-        # A change towards a worse outcome is confirmed quickly; losing the face or finding
-        # it again is not worth an extra check.
-        changed = kind != self._last_kind and kind in CONFIRMED
-        if any(e.kind is EventKind.PERSON_CHANGED for e in events):
-            changed = True
-        self._last_kind = kind
-        if kind in VERDICTS:
-            first = not self._verdict_seen
+        changed = any(e.kind is EventKind.PERSON_CHANGED for e in events)
+        self._schedule(job.frame.media_time, kind, box, changed=changed)
+        return events
+
+    def _schedule(self, t: float, kind: EventKind, box: FaceBox | None, *, changed: bool) -> None:
+        """When the next check is due and whether the source may skip until then."""
+        config = self.config
+        if kind is EventKind.PRESENT:
+            # The verified face is still there; the full check comes when it is due.
+            due, steady = min(t + config.steady_interval, self._full_due), True
+        elif kind in VERDICTS:
+            # A change to mismatch (or to another person) is confirmed quickly; the first
+            # verdict needs no confirmation.
+            changed = changed or (kind is EventKind.MISMATCH and self._last_kind != kind)
+            if not self._verdict_seen:
+                changed = False
             self._verdict_seen = True
-            if first:
-                changed = False  # the first verdict needs no confirmation
-        steady = self._verdict_seen and not changed
-        interval = self.config.steady_interval if steady else self.config.acquire_interval
-        due = job.frame.media_time + interval
+            self._break_since = None
+            self._last_kind = kind
+            steady = not changed
+            if kind is EventKind.MATCH and steady and box is not None:
+                self._verified = box
+                self._full_due = t + config.full_check_interval
+            else:
+                self._verified = None
+            due = t + (config.steady_interval if steady else config.acquire_interval)
+        else:
+            # No face or several faces, from either kind of check: the detection is the same,
+            # and a full check encodes only a single face, so a presence check's outcome here
+            # is what a full check of this frame would report. Nothing verified stands now.
+            self._verified = None
+            changed = kind != self._last_kind and kind is EventKind.SEVERAL_FACES
+            self._last_kind = kind
+            if not self._verdict_seen:
+                due, steady = t + config.acquire_interval, False  # still acquiring
+            else:
+                if self._break_since is None:
+                    self._break_since = t
+                # A second face is confirmed quickly; losing the face is not worth extra
+                # checks, unless break_dense_for asks for them.
+                dense = changed or t - self._break_since < config.break_dense_for
+                interval = config.acquire_interval if dense else config.steady_interval
+                due, steady = t + interval, not dense
         if self._next_due is None or due > self._next_due:
             self._next_due = due
         self._steady = steady
         self._pace()
-        return events
 
 
 async def run_live_match(
@@ -409,6 +536,7 @@ async def run_live_match(
 
 
 __all__ = [
+    "CheckKind",
     "EventKind",
     "Frame",
     "FrameLike",
@@ -417,5 +545,6 @@ __all__ = [
     "MatcherConfig",
     "MatcherStats",
     "Pacer",
+    "consistent_face",
     "run_live_match",
 ]

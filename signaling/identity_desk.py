@@ -7,7 +7,9 @@ rate the matcher asks for, and between steady checks not at all (the matcher tel
 its next check is due; the tap then decodes one keyframe, asked for: docs/identity.md); a
 liveness challenge opens a second, faster tap (10 fps, at most
 640 px wide) for its time limit only. Results go to the notary and into the evidence chain as
-scores, never as templates; the template is deleted when the session closes.
+scores, never as templates; the template is deleted when the session closes. Every result of
+the live match goes both ways, presence checks too (`identity.present`, no score: between the
+full checks the matcher only looks for the face it verified; a small record every 3 s).
 """
 
 from __future__ import annotations

@@ -354,7 +354,9 @@ def close_window(
 
 def identity_window(session: Session) -> dict[str, Any]:
     """The identity events of one session's window: how many of each kind, how many checks
-    (a person_changed shares its check with the verdict after it), and their latencies."""
+    (a person_changed shares its check with the verdict after it), how many of those were
+    full checks (encoded and compared) and how many presence checks (detection only:
+    `check_kind`; a result without it is a full check's), and their latencies."""
     assert session.identity is not None
     events = [e.get("result", {}) for e in session.identity()]
     window = events[session.identity_start : session.identity_end]
@@ -362,10 +364,13 @@ def identity_window(session: Session) -> dict[str, Any]:
     for result in window:
         kind = str(result.get("type", "?")).removeprefix("identity.")
         kinds[kind] = kinds.get(kind, 0) + 1
+    presence = {r.get("check") for r in window if r.get("check_kind") == "presence"}
     return {
         "session": session.label,
         "events": len(window),
         "checks": len({r.get("check") for r in window}),
+        "full_checks": len({r.get("check") for r in window} - presence),
+        "presence_checks": len(presence),
         "kinds": kinds,
         "latency_ms": [float(r["latency_ms"]) for r in window if "latency_ms" in r],
         "before_window": session.identity_start,  # e.g. the acquiring checks of the setup

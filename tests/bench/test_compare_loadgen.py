@@ -60,8 +60,10 @@ async def test_direct_session_measures_rates_loss_and_latency(
 def test_identity_events_are_counted_over_the_window_only() -> None:
     received: list[dict[str, Any]] = []
 
-    def event(kind: str, check: int) -> None:
+    def event(kind: str, check: int, check_kind: str | None = "full") -> None:
         result = {"type": f"identity.{kind}", "check": check, "latency_ms": 100.0 + check}
+        if check_kind is not None:  # None: a server from before presence checks
+            result["check_kind"] = check_kind
         received.append({"type": "identity", "participant": "p", "result": result})
 
     session = Session("s0", [], lambda: [], identity=lambda: received)
@@ -70,13 +72,23 @@ def test_identity_events_are_counted_over_the_window_only() -> None:
     event("match", 2)
     event("person_changed", 3)  # shares its check with the verdict after it
     event("mismatch", 3)
-    event("no_face", 4)
+    event("no_face", 4, check_kind=None)
+    event("present", 5, "presence")
+    event("present", 6, "presence")
+    event("no_face", 7, "presence")  # a presence check that lost the face
     end_window([session])
-    event("match", 5)  # after the window
+    event("match", 8)  # after the window
     counted = identity_window(session)
-    assert counted["events"] == 4 and counted["checks"] == 3
-    assert counted["kinds"] == {"match": 1, "person_changed": 1, "mismatch": 1, "no_face": 1}
-    assert counted["latency_ms"] == [102.0, 103.0, 103.0, 104.0]
+    assert counted["events"] == 7 and counted["checks"] == 6
+    assert counted["full_checks"] == 3 and counted["presence_checks"] == 3
+    assert counted["kinds"] == {
+        "match": 1,
+        "person_changed": 1,
+        "mismatch": 1,
+        "no_face": 2,
+        "present": 2,
+    }
+    assert counted["latency_ms"] == [102.0, 103.0, 103.0, 104.0, 105.0, 106.0, 107.0]
     assert counted["before_window"] == 1
     # A session without identity checks (Janus, or no --face) reports nothing.
     plain = Session("s1", [], lambda: [])

@@ -10,6 +10,7 @@ photo, and it must then fail the liveness check it triggers.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -117,4 +118,15 @@ async def test_console_shows_the_id_face_and_the_applicant_the_liveness_steps(
     )
     await expect(start).to_be_enabled()
     await expect(notary.locator("#identity-history li[data-kind=liveness_failed]")).to_have_count(1)
+
+    # Between full checks (every 15 s) the match goes on with presence checks (every 3 s): one
+    # calm line with its time, never a score and never in the history; the last full verdict
+    # stays shown with its time.
+    await expect(notary.locator("#id-presence")).to_have_text(
+        re.compile(r"^Present · \d\d:\d\d:\d\d$"), timeout=20_000
+    )
+    await expect(notary.locator("#identity-history li[data-kind=present]")).to_have_count(0)
+    await expect(notary.locator("#id-face-latest")).to_have_text(
+        re.compile(r"^Latest: match · \d\d:\d\d:\d\d$")
+    )
     await notary.screenshot(path=str(ARTIFACTS / "liveness-console-en.png"), full_page=True)

@@ -6,13 +6,22 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 
+import cv2
 import numpy as np
 import pytest
 
 from identity.consent import Consent, ConsentError
-from identity.faces import FaceWorker, Image
+from identity.faces import FaceBox, FaceWorker, Image, detect
 from identity.id_document import IdFace
-from identity.matcher import EventKind, Frame, IdentityEvent, LiveMatcher, MatcherConfig
+from identity.matcher import (
+    CheckKind,
+    EventKind,
+    Frame,
+    IdentityEvent,
+    LiveMatcher,
+    MatcherConfig,
+    consistent_face,
+)
 from identity.policy import MatchPolicy
 from tests.identity.conftest import astronaut, face_path, grace_hopper, jpeg_bytes, make_consent
 
@@ -192,6 +201,15 @@ async def test_the_source_is_told_when_the_next_check_is_due_and_when_it_may_ski
 
     checks = sorted({e.check: (e.media_time, e.kind) for e in events}.values())
     assert [round(t, 2) for t, _ in checks] == [0.0, 3.0, 6.0, 6.5, 9.5], checks
+    assert [(e.kind, e.check_kind) for e in events] == [
+        (EventKind.MATCH, CheckKind.FULL),
+        (EventKind.PRESENT, CheckKind.PRESENCE),  # her face where the full check saw it
+        # Another picture, the face elsewhere: the presence check became a full one.
+        (EventKind.PERSON_CHANGED, CheckKind.FULL),
+        (EventKind.MISMATCH, CheckKind.FULL),
+        (EventKind.MISMATCH, CheckKind.FULL),
+        (EventKind.MISMATCH, CheckKind.FULL),  # a mismatch stands: full checks, no presence
+    ]
     assert source.calls == [
         (3.0, True),  # first verdict (match): steady, nothing to decode until then
         (3.0, True),  # the early frame at 1.0 s: skipped, and the due said again
@@ -201,3 +219,230 @@ async def test_the_source_is_told_when_the_next_check_is_due_and_when_it_may_ski
         (12.5, True),
     ]
     assert matcher.stats.skipped == 1
+
+
+# -- presence checks between full checks -------------------------------------------------
+
+
+def framed(photo: Image, height: int = 200, centre: tuple[int, int] = (240, 320)) -> Image:
+    """A 640x480 webcam-like picture of the photo's face: scaled so that the face (found at
+    full resolution) is `height` px high, its centre at `centre` (row, column), grey around."""
+    box = detect(photo, upsample=1)[0]
+    scale = height / box.height
+    scaled = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    top = centre[0] - round((box.top + box.bottom) / 2 * scale)
+    left = centre[1] - round((box.left + box.right) / 2 * scale)
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    y0, x0 = max(0, top), max(0, left)
+    y1, x1 = min(480, top + scaled.shape[0]), min(640, left + scaled.shape[1])
+    canvas[y0:y1, x0:x1] = scaled[y0 - top : y1 - top, x0 - left : x1 - left]
+    return canvas
+
+
+def _kinds(events: list[IdentityEvent]) -> list[tuple[float, str, str]]:
+    return [(round(e.media_time, 1), e.kind.value, e.check_kind.value) for e in events]
+
+
+async def _paced(
+    matcher: LiveMatcher, pictures: Callable[[float], Image], seconds: float, fps: int = 10
+) -> PacedFrames:
+    source = PacedFrames(pictures, seconds=seconds, fps=fps)
+    source.matcher = matcher
+    await matcher.run(source)
+    await matcher.close()
+    return source
+
+
+def test_consistency_thresholds() -> None:
+    config = MatcherConfig()  # half a face width, 30 % of its height
+    verified = FaceBox(top=100, right=300, bottom=300, left=100)  # 200 x 200
+    assert consistent_face(verified, verified, config)
+    assert consistent_face(verified, FaceBox(100, 399, 300, 199), config)  # 99 px across
+    assert not consistent_face(verified, FaceBox(100, 400, 300, 200), config)  # 100: half
+    assert consistent_face(verified, FaceBox(170, 370, 370, 170), config)  # 99 px diagonal
+    assert not consistent_face(verified, FaceBox(172, 372, 372, 172), config)  # 101.8 px
+    assert consistent_face(verified, FaceBox(75, 325, 325, 75), config)  # 250 px: +25 %
+    assert not consistent_face(verified, FaceBox(70, 330, 330, 70), config)  # 260 px: +30 %
+    assert consistent_face(verified, FaceBox(129, 271, 271, 129), config)  # 142 px: -29 %
+    assert not consistent_face(verified, FaceBox(130, 270, 270, 130), config)  # 140: -30 %
+    strict = MatcherConfig(presence_max_shift=0.1, presence_max_resize=0.05)
+    assert consistent_face(verified, FaceBox(100, 319, 300, 119), strict)  # 19 px
+    assert not consistent_face(verified, FaceBox(100, 321, 300, 121), strict)  # 21 px
+    assert not consistent_face(verified, FaceBox(95, 305, 306, 95), strict)  # +5.5 %
+    with pytest.raises(ValueError):
+        MatcherConfig(full_check_interval=2.0)  # below steady_interval
+    with pytest.raises(ValueError):
+        MatcherConfig(presence_max_resize=1.0)
+
+
+def _presence_calls(calls: list[tuple[float, bool]]) -> list[tuple[float, bool]]:
+    return [(round(t, 1), sparse) for t, sparse in calls]
+
+
+async def test_presence_checks_between_full_checks_every_full_check_interval(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her = framed(grace_hopper())
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    source = await _paced(matcher, lambda t: her, seconds=33.0)
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        *[(t, "present", "presence") for t in (3.0, 6.0, 9.0, 12.0)],
+        (15.0, "match", "full"),
+        *[(t, "present", "presence") for t in (18.0, 21.0, 24.0, 27.0)],
+        (30.0, "match", "full"),
+    ]
+    for e in events:
+        record = e.to_record()
+        assert record["check_kind"] == e.check_kind.value
+        if e.kind is EventKind.PRESENT:
+            # A presence check compared nothing: never a distance, never shown as a match.
+            assert e.distance is None and record["distance"] is None
+            assert record["type"] == "identity.present" and e.faces == 1 and e.box
+        else:
+            assert e.distance is not None and e.distance < e.threshold
+    # Presence checks are sparse too: the source decodes nothing until each is due.
+    assert all(sparse for _, sparse in source.calls), source.calls
+    stats = matcher.stats
+    assert (stats.checks, stats.full_checks, stats.presence_checks) == (11, 3, 8)
+    assert stats.moved == 0
+
+
+async def test_full_check_interval_equal_to_steady_means_no_presence_checks(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her = framed(grace_hopper())
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events, full_check_interval=3.0)
+    await _paced(matcher, lambda t: her, seconds=10.0)
+    assert _kinds(events) == [(t, "match", "full") for t in (0.0, 3.0, 6.0, 9.0)]
+
+
+async def test_a_lost_face_breaks_the_presence_schedule_until_a_full_verdict(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her = framed(grace_hopper())
+    blank = np.full_like(her, 128)
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    # Gone from 4 s to 10 s: the presence check at 6 s finds nobody, the full check at 9 s
+    # neither; the one at 12 s finds her, and only then do presence checks come back.
+    source = await _paced(matcher, lambda t: blank if 4.0 <= t < 10.0 else her, seconds=19.0)
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        (3.0, "present", "presence"),
+        (6.0, "no_face", "presence"),  # what a full check of this frame would report
+        (9.0, "no_face", "full"),  # the break: full checks, at the steady rate
+        (12.0, "match", "full"),
+        (15.0, "present", "presence"),
+        (18.0, "present", "presence"),
+    ]
+    assert _presence_calls(source.calls) == [
+        (t, True) for t in (3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0)
+    ]
+    # The full check due 15 s after the match at 12 s, not after the one at 0 s.
+    assert matcher.stats.full_checks == 3
+
+
+async def test_after_a_break_checks_can_be_dense_for_a_while(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her = framed(grace_hopper())
+    blank = np.full_like(her, 128)
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events, break_dense_for=2.0)
+    source = await _paced(
+        matcher, lambda t: blank if 4.0 <= t < 11.0 or t >= 14.0 else her, seconds=16.0
+    )
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        (3.0, "present", "presence"),
+        (6.0, "no_face", "presence"),
+        # 2 s at acquire_interval, every frame decodable; then the steady rate.
+        *[(t, "no_face", "full") for t in (6.5, 7.0, 7.5, 8.0)],
+        (11.0, "match", "full"),  # back: a verdict, presence checks again
+        (14.0, "no_face", "presence"),
+        *[(t, "no_face", "full") for t in (14.5, 15.0, 15.5)],  # a new break: dense again
+    ]
+    assert _presence_calls(source.calls)[:7] == [
+        (3.0, True),
+        (6.0, True),
+        (6.5, False),
+        (7.0, False),
+        (7.5, False),
+        (8.0, False),
+        (11.0, True),
+    ]
+
+
+async def test_out_of_sight_for_long_checks_go_back_to_the_steady_rate(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her = framed(grace_hopper())
+    events: list[IdentityEvent] = []
+    blank = np.full_like(her, 128)
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    await _paced(matcher, lambda t: blank if t >= 2.0 else her, seconds=14.0)
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        (3.0, "no_face", "presence"),
+        *[(t, "no_face", "full") for t in (6.0, 9.0, 12.0)],
+    ]
+
+
+async def test_a_moved_face_is_checked_fully_on_the_same_frame(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    here, moved = framed(grace_hopper()), framed(grace_hopper(), centre=(240, 480))
+    nearer = framed(grace_hopper(), height=300)
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    source = await _paced(
+        matcher, lambda t: here if t < 5.0 else moved if t < 8.0 else nearer, seconds=10.0
+    )
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        (3.0, "present", "presence"),
+        (6.0, "match", "full"),  # moved 160 px (0.65 face widths): encoded, same frame
+        (9.0, "match", "full"),  # 1.5 times nearer: the same
+    ]
+    assert matcher.stats.moved == 2 and matcher.stats.presence_checks == 1
+    assert all(sparse for _, sparse in source.calls)  # no break: the same frame sufficed
+
+
+async def test_several_faces_break_the_presence_schedule(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her = framed(grace_hopper())
+    two = np.ascontiguousarray(np.hstack([her, framed(astronaut()[:300])]))
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    await _paced(matcher, lambda t: two if 5.0 <= t < 6.3 else her, seconds=11.0)
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        (3.0, "present", "presence"),
+        (6.0, "several_faces", "presence"),
+        (6.5, "match", "full"),  # a second face is confirmed quickly, by a full check
+        (9.5, "present", "presence"),
+    ]
+    assert events[2].faces == 2 and events[2].distance is None
+
+
+async def test_a_swap_that_keeps_the_box_is_caught_by_the_next_full_check(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    # What a presence check does not prove: another face in the same place, the same size,
+    # passes it. The next full check (at most full_check_interval later) reports the change.
+    her, other = framed(grace_hopper()), framed(np.ascontiguousarray(astronaut()[:300]))
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    await _paced(matcher, lambda t: her if t < 4.0 else other, seconds=16.0)
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        (3.0, "present", "presence"),
+        *[(t, "present", "presence") for t in (6.0, 9.0, 12.0)],  # the other face, unseen
+        (15.0, "person_changed", "full"),
+        (15.0, "mismatch", "full"),
+        (15.5, "mismatch", "full"),  # confirmed at once, as any change to mismatch
+    ]

@@ -99,7 +99,8 @@ NotaryI18n.register("zh-CN", {
   "identity.capture_none": "通话中没有当事人或现场人员。",
   "identity.captured": "{name} 拍摄的证件照片：",
   "identity.id_face_alt": "从证件照片中找到的人脸",
-  "identity.latest": "最近一次：{verdict}",
+  "identity.latest": "最近一次：{verdict} · {time}",
+  "identity.presence": "在场 · {time}",
   "identity.history": "比对记录",
   "identity.liveness_passed": "活体检测通过",
   "identity.liveness_failed": "活体检测未通过",
@@ -194,7 +195,8 @@ NotaryI18n.register("en", {
   "identity.capture_none": "Neither the applicant nor a site officer is in the call.",
   "identity.captured": "ID photo taken by {name}: ",
   "identity.id_face_alt": "The face found on the ID photo",
-  "identity.latest": "Latest: {verdict}",
+  "identity.latest": "Latest: {verdict} · {time}",
+  "identity.presence": "Present · {time}",
   "identity.history": "Match history",
   "identity.liveness_passed": "liveness passed",
   "identity.liveness_failed": "liveness failed",
@@ -316,8 +318,13 @@ call.addEventListener("message", ({ detail: { message } }) => {
       if (message.state === "ended") finish("ended.ended", false);
       break;
     case "identity":
-      identityHistory.unshift(message.result);
-      identityHistory.splice(10);
+      // A presence check (the verified face still there, nothing compared) updates one calm
+      // status line; it never joins the history, which keeps the full checks' verdicts.
+      latestPresence = message.result.type === "identity.present" ? message.result : null;
+      if (!latestPresence) {
+        identityHistory.unshift(message.result);
+        identityHistory.splice(10);
+      }
       renderIdentity();
       maybeStartLiveness(message.result);
       break;
@@ -376,7 +383,8 @@ call.addEventListener("closed", ({ detail }) => {
 
 // --- identity ----------------------------------------------------------------------------
 
-const identityHistory = [];
+const identityHistory = []; // full checks' results and liveness results, newest first
+let latestPresence = null; // the newest live-match result, while it is a presence check
 
 function decisionKey(decision) {
   return decision === "confirmed_in_person" ? "identity.in_person" : `identity.${decision}`;
@@ -395,7 +403,15 @@ function renderIdentity() {
     }),
   );
   const latest = identityHistory.find((r) => !r.type.startsWith("identity.liveness_"));
-  $("id-face-latest").textContent = latest ? t("identity.latest", { verdict: t(`identity.${latest.type.replace("identity.", "")}`) }) : "";
+  $("id-face-latest").textContent = latest
+    ? t("identity.latest", { verdict: t(`identity.${latest.type.replace("identity.", "")}`), time: clockTime(latest.at) })
+    : "";
+  // Shown only while the newest live-match result is a presence check: no score, no colour.
+  $("id-presence").textContent = latestPresence ? t("identity.presence", { time: clockTime(latestPresence.at) }) : "";
+}
+
+function clockTime(epochSeconds) {
+  return new Date(epochSeconds * 1000).toLocaleTimeString(NotaryI18n.lang, { hour12: false });
 }
 
 // The ID face beside the live video: the crop made at intake, fetched with the console's own
