@@ -14,10 +14,13 @@ peer connections connected to each other) gives the load generator's own latency
 servers' figures are compared with: what is left is the latency the server adds.
 
 With --face the applicant's identity is checked as in a real session: the applicant plays a
-real face (tests/bench/face_source.py, the shared test data's clip) and consents to face
+real face (tests/bench/face_source.py: by default someone seated at a webcam, `--face-source
+clip` a performer on a stage, both from the shared test data) and consents to face
 processing, and for ours the notary hands in the ID photo, so the server runs the live match
 in every session. The load generator counts the identity events the notary receives in the
-window; a run of ours in which a session got none is not sustained, and says so.
+window, and the checks behind them: full checks (`id full`: encoded and compared) and presence
+checks (`id presence`: detection only); a run of ours in which a session got none is not
+sustained, and says so.
 
 For each server, N grows until a run no longer sustains the load (a subscriber under 25 fps or
 a session that never flowed). The output is a table, then, as the last line, one JSON object;
@@ -45,7 +48,7 @@ import aiohttp
 
 from signaling.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
 from tests.bench import janus, procstat
-from tests.bench.face_source import ID_PHOTO, make_face_source_webm, missing_testdata
+from tests.bench.face_source import FACES, make_face_source_webm, missing_testdata
 from tests.bench.forwarding import (
     DISTURBED_PCT,
     PYTHON,
@@ -102,6 +105,7 @@ class CompareConfig:
     # The applicant shows a real face and consents to face processing; ours gets the ID photo
     # and runs its identity checks (docs/identity.md).
     face: bool = False
+    face_source: str = "seated"  # tests/bench/face_source.py FACES: seated or clip
     janus_event_loops: int = 0
     docs_dir: Path | None = None  # write janus.md's results and janus.png there
 
@@ -124,7 +128,7 @@ class CompareResult(RunResult):
     def identity_count(self, key: str = "events", kind: str | None = None) -> int:
         if kind is not None:
             return sum(int(s["kinds"].get(kind, 0)) for s in self.identity)
-        return sum(int(s[key]) for s in self.identity)
+        return sum(int(s.get(key, 0)) for s in self.identity)
 
     @property
     def identity_silent(self) -> int:
@@ -175,6 +179,11 @@ class CompareResult(RunResult):
             "identity_events": self.identity_count() if expected else None,
             "identity_checks": self.identity_count("checks") if expected else None,
             "identity_match": self.identity_count(kind="match") if expected else None,
+            # Full checks encode and compare; presence checks only detect (docs/identity.md).
+            "identity_full_checks": self.identity_count("full_checks") if expected else None,
+            "identity_presence_checks": (
+                self.identity_count("presence_checks") if expected else None
+            ),
             "identity_kinds": _merge_kinds(self.identity) if expected else None,
             "identity_silent_sessions": self.identity_silent if expected else None,
             "identity_latency_ms_p50": (round(percentile(latencies, 50), 1) if latencies else None),
@@ -289,7 +298,7 @@ async def measure(
                         "sessions": target.sessions[index::workers_n],
                         "record": config.record,
                         "face": config.face,
-                        **_face_spec(face_source),
+                        **_face_spec(face_source, config.face_source),
                         "concurrency": config.setup_concurrency,
                         "flow_timeout": config.flow_timeout_s,
                         "deadline": setup_budget + config.warmup_s + config.window_s + 120,
@@ -364,14 +373,14 @@ async def measure(
     )
 
 
-def _face_spec(face_source: Path | None) -> dict[str, Any]:
+def _face_spec(face_source: Path | None, face: str) -> dict[str, Any]:
     """The load generator's part of --face: the applicant's source and the ID photo."""
     if face_source is None:
         return {}
     return {
         "face_source": str(face_source),
         "face_duration": media_duration(face_source),
-        "id_photo": str(ID_PHOTO),
+        "id_photo": str(FACES[face].id_photo),
     }
 
 
@@ -543,7 +552,7 @@ async def run_all(config: CompareConfig, work: Path, out: Any = sys.stdout) -> d
     missing = janus.available() if "janus" in config.servers else ""
     if missing:
         raise RuntimeError(f"janus cannot run here: {missing}")
-    if config.face and (missing := missing_testdata()):
+    if config.face and (missing := missing_testdata(config.face_source)):
         raise RuntimeError(missing)
     source = work / "source.webm"
     await asyncio.to_thread(
@@ -560,8 +569,9 @@ async def run_all(config: CompareConfig, work: Path, out: Any = sys.stdout) -> d
         # Every server and every N: the applicant plays the same face (one pass of encoding).
         shared.face_source = await asyncio.to_thread(
             make_face_source_webm,
-            work / "face-source.webm",
+            work / f"face-source-{config.face_source}.webm",
             source,
+            face=config.face_source,
             seconds=config.media_seconds,
             size=(config.width, config.height),
             bit_rate=config.bit_rate,
@@ -701,6 +711,7 @@ def summarize(
         "by_sessions": by_n,
         "recording": config.record,
         "face_consent": config.face,
+        "face_source": config.face_source if config.face else None,
         "identity_checks": _identity_headline(ours, config.face),
         "source": media,
         "cpu_cores": os.cpu_count(),
@@ -720,6 +731,12 @@ def _identity_headline(ours: dict[int, CompareResult], face: bool) -> dict[str, 
         "events_by_sessions": {str(n): r.identity_count() for n, r in sorted(ours.items())},
         "match_by_sessions": {
             str(n): r.identity_count(kind="match") for n, r in sorted(ours.items())
+        },
+        "full_checks_by_sessions": {
+            str(n): r.identity_count("full_checks") for n, r in sorted(ours.items())
+        },
+        "presence_checks_by_sessions": {
+            str(n): r.identity_count("presence_checks") for n, r in sorted(ours.items())
         },
         "silent": [n for n, r in sorted(ours.items()) if r.identity_silent],
     }
@@ -749,6 +766,8 @@ COLUMNS = (
     ("recorded_kbps", "rec kbit/s", "{}"),
     ("identity_events", "id events", "{}"),
     ("identity_match", "id match", "{}"),
+    ("identity_full_checks", "id full", "{}"),
+    ("identity_presence_checks", "id presence", "{}"),
     ("sustained", "sustained", "{}"),
 )
 
@@ -807,8 +826,12 @@ def markdown(report: dict[str, Any]) -> str:
 def _face_words(report: dict[str, Any]) -> str:
     if not report.get("face_consent"):
         return ", identity checks off"
+    who = {
+        "seated": "someone seated at a webcam",
+        "clip": "the Lin-Manuel Miranda clip",
+    }.get(report.get("face_source") or "clip", "a real face")
     return (
-        ", identity checks on (the applicant plays the Lin-Manuel Miranda clip, ~"
+        f", identity checks on (the applicant plays {who}, ~"
         f"{report['source'].get('applicant', {}).get('video_kbps', '?')} kbit/s; ID photo"
         " handed in)"
     )
@@ -917,6 +940,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="identity checks on: the applicant shows a real face, consents, and ours gets the"
         " ID photo (needs ../shared/testdata)",
     )
+    parser.add_argument(
+        "--face-source",
+        choices=sorted(FACES),
+        default=defaults.face_source,
+        help="the applicant's face with --face: seated (at a webcam, the usual case) or clip"
+        " (a performer on a stage, out of sight half the time)",
+    )
     parser.add_argument("--janus-event-loops", type=int, default=defaults.janus_event_loops)
     parser.add_argument("--docs", type=Path, help=f"write janus.md and janus.png there ({DOCS})")
     parser.add_argument("--keep", type=Path, help="keep logs, media and recordings there")
@@ -925,7 +955,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown server(s): {sorted(unknown)}")
-    if args.face and (missing := missing_testdata()):
+    if args.face and (missing := missing_testdata(args.face_source)):
         parser.error(missing)
     config = CompareConfig(
         sessions=args.sessions,
@@ -938,6 +968,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         retries=args.retries,
         record=not args.no_record,
         face=args.face,
+        face_source=args.face_source,
         janus_event_loops=args.janus_event_loops,
         docs_dir=args.docs.resolve() if args.docs else None,
     )

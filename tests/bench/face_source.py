@@ -1,12 +1,23 @@
 """The applicant's source for `compare --face`: a real face, in the synthetic source's shape.
 
-Live matching only does real work on a real face, so with `--face` the applicant plays the
-Lin-Manuel Miranda clip of the shared test data (docs/identity.md), while the notary keeps the
-synthetic source of tests/bench/source.py. The clip (640x360, 29.97 fps, 9.2 s) is looped to
-the synthetic source's duration, letterboxed to its size (scaling would distort the face the
-matcher compares), and encoded the same way: VP8 at the same bit rate and keyframe interval,
-at 30 fps. The audio track is the synthetic source's own Opus packets, copied, so that the two
-parties differ in their video only.
+Live matching only does real work on a real face, so with `--face` the applicant plays a real
+face from the shared test data (docs/identity.md), while the notary keeps the synthetic source
+of tests/bench/source.py. Two faces (`FACES`, `--face-source`):
+
+- `seated` (the default): what a notarization's applicant looks like, someone sitting at their
+  screen. Obama's 480p photo framed as a webcam head shot (the face ~160 px high), moving a few
+  pixels as a seated person sways, with sensor noise in every frame (a still picture would
+  encode to almost nothing; this fills the bit rate as a camera does). Matched against
+  obama2.jpg, another photo of him (distance 0.35, as an ID photo against a webcam).
+- `clip`: the Lin-Manuel Miranda clip (640x360, 29.97 fps, 9.2 s): a performer on a stage, who
+  walks, turns away and is out of sight for seconds, with an audience member in view. The hard
+  case for a live match (a check every 3 s finds no face about half the time), not a typical
+  one. Matched against lin-manuel-miranda.png.
+
+The pictures are looped to the synthetic source's duration, letterboxed to its size (scaling
+would distort the face the matcher compares), and encoded the same way: VP8 at the same bit
+rate and keyframe interval, at 30 fps. The audio track is the synthetic source's own Opus
+packets, copied, so that the two parties differ in their video only.
 
 A browser answers a keyframe request (PLI) with a keyframe at once; the server's identity
 checks ask for one per check (media/decoded_tap.py). A pre-encoded file cannot, so the source
@@ -22,7 +33,8 @@ from __future__ import annotations
 
 import fractions
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +49,70 @@ from tests.support import TESTDATA
 
 CLIP = TESTDATA / "video" / "lin-manuel-miranda-clip.mp4"
 ID_PHOTO = TESTDATA / "faces" / "lin-manuel-miranda.png"
+SEATED_PHOTO = TESTDATA / "faces" / "obama-480p.jpg"
+SEATED_ID_PHOTO = TESTDATA / "faces" / "obama2.jpg"  # another photo: 0.35 from the head shot
+# Where the face is in obama-480p.jpg (853x480): rows 68-175, columns 390-497 (HOG).
+SEATED_FACE = (68, 497, 175, 390)
+SEATED_FACE_PX = 160  # the face's height in the 640x480 head shot
 
 
-def missing_testdata() -> str:
-    """Why `--face` cannot run here, or "" when the clip and the ID photo are there."""
-    absent = [str(p) for p in (CLIP, ID_PHOTO) if not p.exists()]
+@dataclass(frozen=True)
+class Face:
+    """A face source for the applicant: its pictures, and the ID photo that matches them."""
+
+    pictures: Callable[[int, int, int], Iterator[npt.NDArray[np.uint8]]]  # count, w, h -> RGB
+    files: Callable[[], tuple[Path, Path]]  # (what the pictures come from, the ID photo)
+
+    @property
+    def id_photo(self) -> Path:
+        return self.files()[1]
+
+
+def _clip_pictures(count: int, width: int, height: int) -> Iterator[npt.NDArray[np.uint8]]:
+    for rgb in _clip_frames(CLIP, count):
+        yield letterbox(rgb, width, height)
+
+
+def _seated_pictures(count: int, width: int, height: int) -> Iterator[npt.NDArray[np.uint8]]:
+    """A head shot of the photo that sways a few pixels (periods of 5 and 7 s) under noise."""
+    head = seated_head_shot(width, height)
+    rng = np.random.default_rng(7)
+    margin = 8
+    padded = np.pad(head, ((margin, margin), (margin, margin), (0, 0)), mode="edge")
+    for index in range(count):
+        t = index / FPS
+        dx = round(6 * np.sin(2 * np.pi * t / 5))
+        dy = round(3 * np.sin(2 * np.pi * t / 7))
+        frame = padded[margin + dy : margin + dy + height, margin + dx : margin + dx + width]
+        noise = rng.normal(0, 3, frame.shape)
+        yield np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def seated_head_shot(width: int, height: int) -> npt.NDArray[np.uint8]:
+    """obama-480p.jpg cropped around the face at the frame's aspect ratio, the face
+    SEATED_FACE_PX high once scaled to `width` x `height`, a third of the way down."""
+    with av.open(str(SEATED_PHOTO)) as container:
+        photo = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    top, right, bottom, left = SEATED_FACE
+    crop_h = round(height * (bottom - top) / SEATED_FACE_PX)
+    crop_w = round(crop_h * width / height)
+    cy, cx = (top + bottom) // 2, (left + right) // 2
+    y0 = min(max(0, cy - crop_h // 3), photo.shape[0] - crop_h)
+    x0 = min(max(0, cx - crop_w // 2), photo.shape[1] - crop_w)
+    crop = np.ascontiguousarray(photo[y0 : y0 + crop_h, x0 : x0 + crop_w], dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(crop, format="rgb24")
+    return np.asarray(frame.to_ndarray(format="rgb24", width=width, height=height))
+
+
+FACES = {
+    "seated": Face(_seated_pictures, lambda: (SEATED_PHOTO, SEATED_ID_PHOTO)),
+    "clip": Face(_clip_pictures, lambda: (CLIP, ID_PHOTO)),
+}
+
+
+def missing_testdata(face: str = "seated") -> str:
+    """Why `--face` cannot run here, or "" when its pictures and the ID photo are there."""
+    absent = [str(p) for p in FACES[face].files() if not p.exists()]
     if not absent:
         return ""
     return (
@@ -99,23 +170,21 @@ def make_face_source_webm(
     path: Path,
     synthetic: Path,
     *,
-    clip: Path = CLIP,
+    face: str = "seated",
     seconds: int = 10,
     size: tuple[int, int] = (640, 480),
     fps: int = FPS,
     bit_rate: int = 1_000_000,
     keyframe_seconds: float = 2.0,
 ) -> Path:
-    """The clip as VP8 (like make_source_webm) with `synthetic`'s audio, and its branches
-    (`branches_path`); reused when present."""
+    """The face's pictures as VP8 (like make_source_webm) with `synthetic`'s audio, and its
+    branches (`branches_path`); reused when present."""
     if path.exists() and path.stat().st_size > 0 and branches_path(path).exists():
         return path  # cached for the run: every N and every repeat plays the same bytes
     width, height = size
     pictures = [
-        av.VideoFrame.from_ndarray(letterbox(rgb, width, height), format="rgb24").reformat(
-            format="yuv420p"
-        )
-        for rgb in _clip_frames(clip, seconds * fps)
+        av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        for rgb in FACES[face].pictures(seconds * fps, width, height)
     ]
     partial = path.with_suffix(".partial.webm")
     with av.open(str(synthetic)) as source, av.open(str(partial), "w", format="webm") as out:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 
 from media.frames import CodecInfo, is_keyframe
@@ -225,10 +226,13 @@ def test_recorded_bytes(tmp_path: Path) -> None:
 
 def _identity(session: str, kinds: dict[str, int]) -> dict[str, Any]:
     events = sum(kinds.values())
+    presence = kinds.get("present", 0)
     return {
         "session": session,
         "events": events,
         "checks": events,
+        "full_checks": events - presence,
+        "presence_checks": presence,
         "kinds": kinds,
         "latency_ms": [120.0] * events,
         "before_window": 3,
@@ -238,12 +242,16 @@ def _identity(session: str, kinds: dict[str, int]) -> dict[str, Any]:
 def test_identity_checks_that_never_ran_are_not_sustained_and_say_so() -> None:
     checked = run("ours", 2, cpu=30.0)
     checked.identity_expected = True
-    checked.identity = [_identity("s0", {"match": 3, "no_face": 1}), _identity("s1", {"match": 4})]
+    checked.identity = [
+        _identity("s0", {"match": 3, "no_face": 1, "present": 4}),
+        _identity("s1", {"match": 4}),
+    ]
     assert checked.sustained
     assert not any("IDENTITY" in note for note in checked.notes())
     summary = checked.summary()
-    assert summary["identity_events"] == 8 and summary["identity_match"] == 7
-    assert summary["identity_kinds"] == {"match": 7, "no_face": 1}
+    assert summary["identity_events"] == 12 and summary["identity_match"] == 7
+    assert summary["identity_full_checks"] == 8 and summary["identity_presence_checks"] == 4
+    assert summary["identity_kinds"] == {"match": 7, "no_face": 1, "present": 4}
     assert summary["identity_silent_sessions"] == 0
     assert summary["identity_latency_ms_p50"] == 120.0
 
@@ -265,13 +273,15 @@ def test_identity_checks_that_never_ran_are_not_sustained_and_say_so() -> None:
 
 def test_summary_and_table_show_identity_checks_per_n() -> None:
     runs = [run("ours", 1, cpu=20.0), run("ours", 5, cpu=60.0), run("janus", 1, cpu=4.0)]
-    for result, kinds in zip(runs[:2], ({"match": 3}, {}), strict=True):
+    for result, kinds in zip(runs[:2], ({"match": 3, "present": 2}, {}), strict=True):
         result.identity_expected = True
         result.identity = [_identity(f"s{i}", kinds) for i in range(result.sessions)]
     report = summarize(runs, CompareConfig(sessions=[1, 5], face=True), MEDIA, 1.0)
     assert report["identity_checks"] == {
-        "events_by_sessions": {"1": 3, "5": 0},
+        "events_by_sessions": {"1": 5, "5": 0},
         "match_by_sessions": {"1": 3, "5": 0},
+        "full_checks_by_sessions": {"1": 3, "5": 0},
+        "presence_checks_by_sessions": {"1": 2, "5": 0},
         "silent": [5],
     }
     assert report["sessions_max_ours"] == 1  # N=5 ran no check: not sustained
@@ -285,18 +295,40 @@ def test_face_without_the_shared_testdata_exits_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(face_source, "CLIP", tmp_path / "absent" / "clip.mp4")
-    with pytest.raises(SystemExit) as exited:
-        main(["--face", "--servers", "ours", "--sessions", "1"])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert "--face needs the shared test data" in err and "absent/clip.mp4" in err
+    monkeypatch.setattr(face_source, "SEATED_PHOTO", tmp_path / "absent" / "seated.jpg")
+    for face, name in (("clip", "absent/clip.mp4"), ("seated", "absent/seated.jpg")):
+        with pytest.raises(SystemExit) as exited:
+            main(["--face", "--face-source", face, "--servers", "ours", "--sessions", "1"])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "--face needs the shared test data" in err and name in err
+
+
+def test_the_seated_face_is_found_in_every_frame_and_matches_its_id_photo() -> None:
+    if reason := face_source.missing_testdata("seated"):
+        pytest.skip(reason)
+    from identity.faces import detect, encode, face_distance
+    from identity.id_document import load_image
+
+    frames = list(face_source.FACES["seated"].pictures(90, 640, 480))
+    assert all(f.shape == (480, 640, 3) for f in frames)
+    assert float(np.abs(frames[0].astype(int) - frames[45].astype(int)).mean()) > 2  # it moves
+    photo = load_image(face_source.SEATED_ID_PHOTO.read_bytes())
+    [reference] = encode(photo, detect(photo))
+    for frame in frames[::30]:
+        boxes = detect(frame)
+        assert len(boxes) == 1 and 130 <= boxes[0].height <= 190  # one face, webcam-sized
+        [live] = encode(frame, boxes)
+        assert face_distance(live, reference) < 0.5
 
 
 def test_face_source_is_the_clip_in_the_synthetic_shape_with_its_audio(tmp_path: Path) -> None:
-    if reason := face_source.missing_testdata():
+    if reason := face_source.missing_testdata("clip"):
         pytest.skip(reason)
     synthetic = make_source_webm(tmp_path / "source.webm", seconds=2)
-    made = face_source.make_face_source_webm(tmp_path / "face.webm", synthetic, seconds=2)
+    made = face_source.make_face_source_webm(
+        tmp_path / "face.webm", synthetic, face="clip", seconds=2
+    )
     shape, face = describe(synthetic), describe(made)
     assert face["video"] == shape["video"] == "VP8 640x480 30 fps"
     assert face["frames"] == shape["frames"] == 60
@@ -313,7 +345,7 @@ def test_face_source_is_the_clip_in_the_synthetic_shape_with_its_audio(tmp_path:
     assert picture[:50].max() < 40 and picture[-50:].max() < 40  # letterboxed: 640x360 in 480
     assert picture[100:380].std() > 10  # and the clip in between
     stamp = made.stat().st_mtime_ns
-    assert face_source.make_face_source_webm(made, synthetic, seconds=2) == made
+    assert face_source.make_face_source_webm(made, synthetic, face="clip", seconds=2) == made
     assert made.stat().st_mtime_ns == stamp  # cached for the run, not made again
 
     # The applicant's camera answers a keyframe request at the next branch (every 3rd frame),
