@@ -63,17 +63,48 @@ class _Draining(JitterBuffer):
     def ready_frames(self) -> list[JitterFrame]:
         """Every further frame that is whole now, in order (after one was just handed on)."""
         frames = []
-        while (frame := self._remove_frame(0)) is not None:
+        while (frame := self._next_frame()) is not None:
             frames.append(frame)
         return frames
 
+    def _next_frame(self) -> JitterFrame | None:
+        return self._remove_frame(0)
+
 
 class VideoFrameBuffer(_Draining):
+    # The newest packet so far: (sequence number, timestamp).
+    _newest: tuple[int, int] | None = None
+    # Whether the last look found no whole frame: none waits behind the one handed on.
+    _nothing_whole = False
+
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        # aiortc calls this after storing each packet. The packet right after the newest one,
+        # of the same frame and without the marker bit, can complete nothing: it fills no gap,
+        # ends no frame and starts none. Most packets of a video frame are such; both scans
+        # below would walk the frame's packets again for each of them (for a keyframe of 20
+        # packets, 400 steps). Unless frames are still waiting to be handed on, one a packet
+        # (ready_frames() was not asked): then the scans run as before.
+        packet = self._packets[sequence_number % self._capacity]
+        if packet is not None:
+            newest = self._newest
+            if newest is None or (sequence_number - newest[0]) & 0xFFFF < 0x8000:
+                self._newest = (sequence_number, packet.timestamp)
+            if (
+                self._nothing_whole
+                and newest is not None
+                and not packet.marker
+                and sequence_number == (newest[0] + 1) & 0xFFFF
+                and packet.timestamp == newest[1]
+            ):
+                return None
+        return self._next_frame()
+
+    def _next_frame(self) -> JitterFrame | None:
         frame = self._complete_at_marker()
-        if frame is not None:
-            return frame
-        return super()._remove_frame(sequence_number)
+        if frame is None:
+            frame = super()._remove_frame(0)  # aiortc's scan does not use the number
+        self._nothing_whole = frame is None
+        return frame
 
     def _complete_at_marker(self) -> JitterFrame | None:
         if self._origin is None:
