@@ -7,8 +7,10 @@ The minio SDK is synchronous: async callers run these methods in a thread.
 
 Refusing an existing key costs no extra request where the server honours S3 conditional writes
 (`If-None-Match: *` on PutObject: 412 PreconditionFailed when the key exists; AWS, MinIO and
-SeaweedFS do). Whether it does is probed once per bucket (`bootstrap()`, `check()` or the first
-write); a server that ignores or rejects the header gets the old way, a HEAD before the PUT.
+SeaweedFS do). Whether it does is probed once per bucket, at the first write into it (never at
+`bootstrap()`/`check()`: on SeaweedFS the first object of a bucket allocates volumes for it, and a
+bucket that is never written should cost none); a server that ignores or rejects the header
+gets the old way, a HEAD before the PUT.
 """
 
 from __future__ import annotations
@@ -112,7 +114,6 @@ class ObjectStore:
                     if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
             self._require_locking(bucket)
-            self.conditional_writes(bucket)
 
     def _require_locking(self, bucket: str) -> None:
         try:
@@ -131,10 +132,10 @@ class ObjectStore:
         for bucket in buckets:
             if not self._client.bucket_exists(bucket):
                 raise StoreError(f"bucket {bucket!r} does not exist")
-            self.conditional_writes(bucket)  # probes once; later checks only read the answer
 
     def conditional_writes(self, bucket: str) -> bool:
-        """Whether writes to `bucket` refuse an existing key in the PUT itself (probed once)."""
+        """Whether writes to `bucket` refuse an existing key in the PUT itself (probed once,
+        by the first `put_locked` into it)."""
         if self._conditional_writes is not None:
             return self._conditional_writes
         with self._probing:

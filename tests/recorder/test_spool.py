@@ -117,6 +117,7 @@ async def test_uploads_every_segment_locked_then_frees_the_disk(
 
     object_store.put_locked = watching  # type: ignore[method-assign]
     closed: list[SegmentInfo] = []
+    assert object_store.conditional_writes(bucket)  # decided (the first write would probe)
     with traced(object_store.client) as trace:
         up.start()
         segmenter = await record_into(up, demux_frames(source_webm, base=time.time()), closed)
