@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fractions
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import av
@@ -85,13 +85,26 @@ def _time_base(clock_rate: int) -> fractions.Fraction:
 
 def is_keyframe(codec: CodecInfo, data: bytes) -> bool:
     """Whether a decoder can start at this frame. Audio frames always can."""
+    return keyframe_test(codec)(data)
+
+
+def keyframe_test(codec: CodecInfo) -> Callable[[bytes], bool]:
+    """`is_keyframe` for one codec, chosen once (the receiver tap asks for every frame)."""
     if codec.kind != "video":
-        return True
+        return _always
     if codec.name == "VP8":
-        return is_vp8_keyframe(data)
+        return is_vp8_keyframe
     if codec.name == "H264":
-        return is_h264_keyframe(data)
+        return is_h264_keyframe
     # Unknown video codec: never claim a keyframe, so gating waits rather than corrupts.
+    return _never
+
+
+def _always(data: bytes) -> bool:
+    return True
+
+
+def _never(data: bytes) -> bool:
     return False
 
 

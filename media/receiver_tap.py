@@ -23,7 +23,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
 from media import compat, frame_buffers
-from media.frames import CodecInfo, EncodedFrame, is_keyframe
+from media.frames import CodecInfo, EncodedFrame, keyframe_test
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class ReceiverTap:
         self._on_frame = on_frame
         self._on_end = on_end
         self._ended_once = False
-        self._codecs: dict[int | None, CodecInfo] = {}
+        # Per payload type: the codec, and how to tell its keyframes (chosen once).
+        self._codecs: dict[int | None, tuple[CodecInfo, Callable[[bytes], bool]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         setattr(receiver, compat.RECEIVER_DECODER_QUEUE, _TapQueue(self, inner))
         # Whole frames as soon as they are whole: a forwarding server must not hold them back
@@ -151,16 +152,18 @@ class ReceiverTap:
         return frames
 
     def _frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
-        info = self._codecs.get(codec.payloadType)
-        if info is None:
-            info = self._codecs[codec.payloadType] = CodecInfo.from_aiortc(codec)
+        known = self._codecs.get(codec.payloadType)
+        if known is None:
+            info = CodecInfo.from_aiortc(codec)
+            known = self._codecs[codec.payloadType] = (info, keyframe_test(info))
+        info, keyframe = known
         data = bytes(frame.data)
         encoded = EncodedFrame(
             kind=self.kind,
             codec=info,
             data=data,
             pts=frame.timestamp,
-            keyframe=is_keyframe(info, data),
+            keyframe=keyframe(data),
             arrival=time.time(),
             track_id=self.track_id,
         )
