@@ -22,7 +22,7 @@ from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
-from media import compat, frame_buffers
+from media import compat, frame_buffers, sync_receive
 from media.frames import CodecInfo, EncodedFrame, keyframe_test
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class ReceiverTap:
             raise RuntimeError("this receiver is already tapped")
         if not isinstance(inner, queue.Queue):
             raise compat.AiortcVersionError("RTCRtpReceiver has no decoder queue to tap")
+        sync_receive.check_receiver(receiver)  # the state its packets are handled with
         self.receiver = receiver
         self.kind = kind
         self.decode = decode

@@ -26,6 +26,7 @@ from aiortc.codecs import depayload, is_rtx
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
+from media.compat import AiortcVersionError
 from media.eager import run_now
 
 # aiortc 1.16.0's private receiver state (media/compat.py pins the release).
@@ -155,7 +156,8 @@ def handle_rtp_packet(receiver: RTCRtpReceiver, packet: RtpPacket, arrival_time_
 
 
 def check_receiver(receiver: RTCRtpReceiver) -> None:
-    """Raise if a receiver lacks the state this module reads (a patched aiortc build)."""
+    """Raise if a receiver lacks the state this module reads (a patched aiortc build): once,
+    when the receiver is tapped, rather than a KeyError logged for every packet."""
     missing = [name for name in STATE if name not in receiver.__dict__]
     if missing:
-        raise AttributeError(f"RTCRtpReceiver lacks {', '.join(missing)}")
+        raise AiortcVersionError(f"RTCRtpReceiver lacks {', '.join(missing)}")

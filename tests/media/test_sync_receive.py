@@ -199,3 +199,16 @@ def test_an_extension_of_the_wrong_length_is_dropped_quietly(
         RtpPacket.parse(raw, transport._rtp_header_extensions_map)  # what aiortc raises
     sync_receive.receive_rtp(transport, raw, 0)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_receiver_without_the_state_read_here_is_refused_when_tapped() -> None:
+    from media.compat import AiortcVersionError
+    from media.receiver_tap import ReceiverTap
+
+    transport = RTCDtlsTransport(
+        RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()]
+    )
+    receiver = RTCRtpReceiver("video", transport)
+    del receiver.__dict__[sync_receive.REMOTE_STREAMS]  # as a patched aiortc build might
+    with pytest.raises(AiortcVersionError, match="remote_streams"):
+        ReceiverTap(receiver, "video", lambda frame: None)
