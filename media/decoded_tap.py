@@ -8,9 +8,13 @@ latest pictures.
 
 A consumer that knows when it wants its next picture says so (`want_next`). With
 `sparse=True` (the live match between checks, every 3 s) nothing is decoded until then: when
-the time comes, the tap decodes the next keyframe, asking the publisher for one (through the
-publication's throttled requests) if none comes. That costs the publisher one keyframe per
-picture instead of costing the server a decode of every frame (docs/identity.md).
+the time comes, the tap decodes a keyframe, which costs the publisher a keyframe per picture
+instead of costing the server a decode of every frame (docs/identity.md). Keyframes are shared
+with the recorder, which asks for one at every segment boundary (every ~3 s): a picture due
+is made from the latest keyframe if it came at most `keyframe_reuse` seconds of media time
+before the due time, else from the next one; the tap asks the publisher itself (through the
+publication's throttled requests) only when none has come `keyframe_grace` seconds after the
+due time. Asking at once would cost the applicant's camera a second keyframe every 3 s.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ KEYFRAME_RETRY_S = 1.0
 # Sparse: after a picture, wait this long for the consumer to name its next time (want_next)
 # before delivering again unasked, so that a consumer that forgot cannot stall the tap.
 SPARSE_WAIT_S = 10.0
+# Sparse: a keyframe up to this much media time before a picture's due time may make it, and
+# one is asked for only this long after the due time. Their sum covers the recorder's segment
+# boundaries (a keyframe every ~3 s, plus a request's round trip), so that a steady identity
+# check costs no keyframe of its own while the session is recorded.
+KEYFRAME_REUSE_S = 2.0
+KEYFRAME_GRACE_S = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +126,8 @@ class DecodedVideoTap:
         pixel_format: str = "rgb24",
         max_pending: int = 2,
         max_encoded_frames: int = 90,
+        keyframe_reuse: float = KEYFRAME_REUSE_S,
+        keyframe_grace: float = KEYFRAME_GRACE_S,
     ) -> None:
         if publication.kind != "video":
             raise ValueError("a decoded tap needs a video publication")
@@ -130,6 +142,11 @@ class DecodedVideoTap:
         self.errors = 0
         self.skipped = 0  # encoded frames not decoded (sparse, or waiting for a keyframe)
         self.keyframe_requests = 0  # asked for because a picture was due and none could be made
+        self.keyframes_reused = 0  # pictures made from a keyframe that came before its due time
+        self.keyframe_reuse = keyframe_reuse
+        self.keyframe_grace = keyframe_grace
+        # Sparse: the latest keyframe not decoded (nobody wanted a picture when it came).
+        self._held: EncodedFrame | None = None
         self._sparse = False
         self._chain = True  # the decoder has every frame since its last keyframe
         self._asked_at: float | None = None  # media time of the last keyframe request
@@ -156,6 +173,8 @@ class DecodedVideoTap:
         self._next_time = media_time
         if self._sparse and not sparse and not self._chain:
             self._ask_keyframe(None)  # dense again: the decoder needs a keyframe first
+        if not sparse:
+            self._held = None
         self._sparse = sparse
 
     def _ask_keyframe(self, media_time: float | None) -> None:
@@ -170,12 +189,27 @@ class DecodedVideoTap:
     def _decodable(self, frame: EncodedFrame, media_time: float, want: bool) -> bool:
         """Whether to decode this frame; False skips it (and breaks the decoder's chain)."""
         if frame.keyframe:
-            return not self._sparse or want
+            if self._sparse and not want:
+                self._held = frame  # a later picture due may be made from it
+                return False
+            return True
         if self._chain and (not self._sparse or want):
             return True
         if want:  # a picture is due and only a keyframe can make one
-            self._ask_keyframe(media_time)
+            due = self._next_time
+            if not self._sparse or due is None or media_time >= due + self.keyframe_grace:
+                self._ask_keyframe(media_time)
         return False
+
+    def _reusable(self) -> EncodedFrame | None:
+        """Sparse, a picture due: the keyframe held, if it came recently enough to make it."""
+        held, due = self._held, self._next_time
+        if held is None or due is None or not self._sparse:
+            return None
+        self._held = None
+        if float(held.pts * held.time_base) < due - self.keyframe_reuse:
+            return None  # too old to stand for the picture due: wait for the next one
+        return held
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -183,10 +217,16 @@ class DecodedVideoTap:
             async for frame in self.subscription:
                 media_time = float(frame.pts * frame.time_base)
                 want = self._next_time is None or media_time >= self._next_time
+                held = None
                 if not self._decodable(frame, media_time, want):
                     self.skipped += 1
                     self._chain = False
-                    continue
+                    held = self._reusable() if want else None
+                    if held is None:
+                        continue
+                    # Decoded out of turn: frames after it were skipped, the chain stays broken.
+                    self.keyframes_reused += 1
+                    frame, media_time = held, float(held.pts * held.time_base)
                 try:
                     pictures = await loop.run_in_executor(
                         self._executor, self._decoder.decode, frame, want
@@ -200,7 +240,8 @@ class DecodedVideoTap:
                 self.decoded += 1
                 if frame.keyframe:
                     self.decoded_keyframes += 1
-                    self._chain, self._asked_at = True, None
+                    self._chain, self._asked_at = held is None, None
+                    self._held = None
                 if pictures:
                     # Sparse: the consumer names its next time (want_next) once it has looked.
                     wait = SPARSE_WAIT_S if self._sparse else self.interval

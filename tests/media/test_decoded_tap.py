@@ -124,20 +124,28 @@ class Camera:
         return frame
 
 
-async def test_sparse_tap_decodes_no_delta_frame_and_yields_a_picture_per_check() -> None:
-    camera = Camera()
-    tap = DecodedVideoTap(camera.publication, fps=2)
+async def sparse_checks(
+    camera: Camera,
+    tap: DecodedVideoTap,
+    every: float,
+    seconds: float,
+    recorder_every: float | None = None,
+) -> list[DecodedFrame]:
+    """What the matcher does: a picture, then the next one `every` s of media time later.
+    `recorder_every`: someone else (the recorder's segment boundaries) asks the camera for a
+    keyframe this often, out of step with the checks."""
     tap.want_next(0.0, sparse=True)
     pictures: list[DecodedFrame] = []
-    every = 1.0  # a "check" per second of media time
 
     async def checks() -> None:
         async for picture in tap:
             pictures.append(picture)
-            tap.want_next(picture.media_time + every, sparse=True)  # what the matcher does
+            tap.want_next(picture.media_time + every, sparse=True)
 
     consumer = asyncio.create_task(checks())
-    for _ in range(6 * camera.fps):  # 6 s of media
+    for index in range(int(seconds * camera.fps)):
+        if recorder_every and index and index % round(recorder_every * camera.fps) == 7:
+            camera._asked()
         camera.send()
         await asyncio.sleep(0.002)
         while tap.subscription.queued_frames:
@@ -145,6 +153,15 @@ async def test_sparse_tap_decodes_no_delta_frame_and_yields_a_picture_per_check(
     await asyncio.sleep(0.05)
     await tap.close()
     await consumer
+    return pictures
+
+
+async def test_sparse_tap_decodes_no_delta_frame_and_yields_a_picture_per_check() -> None:
+    camera = Camera()
+    # Asking at once for the keyframe a check needs (no grace): a picture per due time.
+    tap = DecodedVideoTap(camera.publication, fps=2, keyframe_grace=0.0)
+    every = 1.0  # a "check" per second of media time
+    pictures = await sparse_checks(camera, tap, every, seconds=6)
 
     assert tap.decoded == tap.decoded_keyframes  # not one delta frame through the decoder
     assert tap.skipped >= 6 * camera.fps - 2 * len(pictures)
@@ -156,6 +173,49 @@ async def test_sparse_tap_decodes_no_delta_frame_and_yields_a_picture_per_check(
     assert all(p.image.std() > 10 for p in pictures)  # real pictures, not a broken chain
     assert camera.keyframes_sent == len(pictures)  # one keyframe per picture, asked for
     assert tap.keyframe_requests >= len(pictures) - 1
+    assert tap.keyframes_reused == 0
+
+
+async def test_sparse_tap_waits_its_grace_before_asking_for_a_keyframe() -> None:
+    camera = Camera()
+    tap = DecodedVideoTap(camera.publication, fps=2, keyframe_grace=0.5)
+    pictures = await sparse_checks(camera, tap, every=1.0, seconds=6)
+    times = [p.media_time for p in pictures]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # Nobody else asks: each keyframe is the tap's own, asked for half a second late.
+    assert 3 <= len(pictures) <= 4, times
+    assert all(1.5 <= gap <= 1.6 for gap in gaps), times
+    assert camera.keyframes_sent == len(pictures)
+    assert tap.decoded == tap.decoded_keyframes
+
+
+async def test_sparse_tap_makes_its_pictures_from_keyframes_others_asked_for() -> None:
+    camera = Camera()
+    tap = DecodedVideoTap(camera.publication, fps=2, keyframe_reuse=0.7, keyframe_grace=0.5)
+    # Checks every 1.2 s; the recorder asks for a keyframe every second, out of step: each
+    # picture is made from the latest keyframe before its due time, after the first.
+    pictures = await sparse_checks(camera, tap, every=1.2, seconds=6, recorder_every=1.0)
+    times = [p.media_time for p in pictures]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(pictures) >= 5, times
+    # The first keyframe the recorder asks for comes after the first check's due time (within
+    # the grace), then one each second: the recorder's pace.
+    assert 1.0 <= gaps[0] <= 1.5 and all(0.9 <= gap <= 1.1 for gap in gaps[1:]), times
+    assert tap.keyframe_requests == 0  # not one keyframe of the tap's own
+    assert camera.keyframes_sent == 1 + len(range(7, 180, 30))  # the first one, the recorder's
+    assert tap.keyframes_reused >= len(pictures) - 2
+    assert tap.decoded == tap.decoded_keyframes
+    assert all(p.image.std() > 10 for p in pictures)
+
+
+async def test_sparse_tap_does_not_reuse_a_keyframe_too_old_for_the_picture_due() -> None:
+    camera = Camera()
+    # Each recorder keyframe comes 0.1 s before a picture's due time: older than the tap takes.
+    tap = DecodedVideoTap(camera.publication, fps=2, keyframe_reuse=0.05, keyframe_grace=0.3)
+    pictures = await sparse_checks(camera, tap, every=1.0, seconds=6, recorder_every=2.0)
+    times = [p.media_time for p in pictures]
+    assert tap.keyframes_reused == 0, times
+    assert tap.keyframe_requests >= 1  # it had to ask for its own
 
 
 async def test_back_to_dense_waits_for_a_keyframe_then_decodes_every_frame() -> None:
