@@ -1,16 +1,24 @@
-"""dlib's face encoder in separate worker processes: it holds the GIL.
+"""Where face encodings are computed: in the caller's thread, or in worker processes.
 
-dlib's DNN encoder (`compute_face_descriptor`, ~90 ms a face) keeps Python's GIL for its whole
-run; in a thread of the server it stops the event loop, and so the forwarding of every session
-on the node, for that long. Here it runs in one or two worker processes of a
-`ProcessPoolExecutor` started with "spawn" (a fresh interpreter: the server has threads and an
-event loop that fork would copy mid-flight). Each process loads the encoder model once, at its
-start, from face_recognition_models' files (nothing is downloaded). A job is a list of aligned
-150x150 face chips (`dlib.get_face_chip`, cut in the caller's thread: 67.5 KB each); the answer
-is one 128-d encoding per chip, the same numbers the encoder gives on the full image.
+The encoder is dlib's ResNet (face_recognition_models' dlib_face_recognition_resnet_model_v1),
+run as a numpy forward pass (`identity.resnet`, the same numbers as dlib's
+`compute_face_descriptor` to ~1e-6, 13-15 ms a chip instead of dlib's ~95 ms here: the dlib
+wheel has no BLAS). numpy releases the GIL inside its matrix products, so by default the
+encoding runs in the face worker's threads (`FaceWorker(encoder_processes=0)`, the server's
+default) and the event loop keeps its pace meanwhile.
 
-This module is what the worker processes import: it needs numpy and dlib only (no OpenCV, no
-face_recognition with its ~100 MB of module-level models), to keep each process small.
+dlib's own encoder held the GIL for its whole ~95 ms, which is why encodings ran in one or two
+worker processes of a `ProcessPoolExecutor` started with "spawn" (a fresh interpreter: the
+server has threads and an event loop that fork would copy mid-flight). They remain an option
+(`NOTARYLINK_FACE_ENCODER_PROCESSES=1|2`): an encoder that runs apart from the server, at the
+price of ~140 MB of memory a process and a hand-over per job. Each process loads the model
+once, at its start, from face_recognition_models' files (nothing is downloaded). A job is a
+list of aligned 150x150 face chips (`dlib.get_face_chip`, cut in the caller's thread: 67.5 KB
+each); the answer is one 128-d encoding per chip.
+
+This module is what the worker processes import: it needs numpy (and identity.resnet) only
+(no OpenCV, no face_recognition with its ~100 MB of module-level models), to keep each
+process small.
 
 A process that dies (or does not answer within `timeout`) fails the jobs it had as
 `EncoderUnavailable` and the pool is replaced at once (models loading in the background);
@@ -27,18 +35,14 @@ import os
 import signal
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+
+from identity.resnet import Chip, Encoding, ResNetEncoder
 
 log = logging.getLogger(__name__)
-
-Chip = npt.NDArray[np.uint8]  # 150x150x3 RGB, aligned as dlib.get_face_chip does
-Encoding = npt.NDArray[np.float64]
 
 MAX_PROCESSES = 2
 
@@ -47,29 +51,30 @@ class EncoderUnavailable(RuntimeError):
     """The encoder process died or hung: this job failed; the processes were replaced."""
 
 
-def load_encoder() -> Any:
-    """dlib's ResNet encoder from face_recognition_models' file (installed; no download)."""
-    import dlib
-
-    with warnings.catch_warnings():
-        # face_recognition_models finds its files through pkg_resources (setuptools<82).
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        import face_recognition_models as files  # type: ignore[import-untyped]
-
-    return dlib.face_recognition_model_v1(files.face_recognition_model_location())
+_shared: ResNetEncoder | None = None
+_shared_lock = threading.Lock()
 
 
-def encode_chips_with(encoder: Any, chips: Sequence[Chip]) -> list[Encoding]:
+def load_encoder() -> ResNetEncoder:
+    """The process's encoder (loaded once, ~0.2 s; read-only, so threads share it), from
+    face_recognition_models' file (installed; no download)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = ResNetEncoder()
+        return _shared
+
+
+def encode_chips_with(encoder: ResNetEncoder, chips: Sequence[Chip]) -> list[Encoding]:
     """One encoding per aligned chip (no jitter): what face_recognition.face_encodings gives."""
     if not chips:
         return []
-    found = encoder.compute_face_descriptor([np.ascontiguousarray(c) for c in chips], 0)
-    return [np.asarray(e, dtype=np.float64) for e in found]
+    return encoder.encode([np.ascontiguousarray(c) for c in chips])
 
 
 # -- inside a worker process ---------------------------------------------------------------
 
-_process_encoder: Any = None
+_process_encoder: ResNetEncoder | None = None
 
 
 def _start_process(parent: int) -> None:
@@ -93,6 +98,7 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _encode_in_process(chips: Sequence[Chip]) -> list[Encoding]:
+    assert _process_encoder is not None  # loaded by the pool's initializer
     return encode_chips_with(_process_encoder, chips)
 
 

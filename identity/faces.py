@@ -5,20 +5,21 @@ boxes come back in the coordinates of the full image, and encodings and landmark
 computed on the full image (the encoder works on a 150x150 chip aligned on 5 landmarks, so
 its cost does not depend on the frame size and full resolution only helps it).
 
-Where the work runs (`FaceWorker`): detection, landmarks and cutting the face chip run in a
-shared thread pool; dlib's HOG detector releases the GIL while it works. Its DNN encoder does
-not (measured: a ~90 ms `compute_face_descriptor` call keeps every other thread of the
-process, the event loop included, waiting for its whole length), so the encoding itself runs
-in one or two worker processes (`identity.encoders`): a worker thread hands the chip over and
-waits for the 128 floats, which releases the GIL. `encode()` called in a FaceWorker thread
-goes there; called anywhere else (a test, a CLI, `FaceWorker(encoder_processes=0)`) it runs
-in the calling thread.
+Where the work runs (`FaceWorker`): detection, landmarks, cutting the face chip and (by
+default) encoding it run in a shared thread pool. dlib's HOG detector releases the GIL while
+it works; the encoder is dlib's ResNet run by numpy (`identity.resnet`, 13-15 ms a chip,
+the GIL released inside its matrix products), so the event loop keeps its pace. dlib's own
+encoder (~95 ms a chip here, holding the GIL throughout) is not used; encodings can still be
+computed in one or two worker processes (`identity.encoders`, `encoder_processes`): a worker
+thread hands the chip over and waits for the 128 floats. `encode()` called in such a
+FaceWorker's thread goes there; called anywhere else (a test, a CLI, a FaceWorker without
+processes) it runs in the calling thread.
 
-dlib's HOG detector and its DNN encoder keep working buffers inside the model object and are
-not safe to call from two threads at once (the matcher and a liveness check of one session
-run side by side: sharing face_recognition's module-level models crashed the process with
-SIGABRT now and then). So every worker thread has its own detector, 5-point predictor and (when
-it encodes in-thread) encoder (~30 MB a thread); the 68-point predictor (~100 MB) is shared
+dlib's HOG detector keeps working buffers inside the model object and is not safe to call
+from two threads at once (the matcher and a liveness check of one session run side by side:
+sharing face_recognition's module-level models crashed the process with SIGABRT now and then).
+So every worker thread has its own detector and 5-point predictor; the encoder holds read-only
+weights and is shared by the process's threads; the 68-point predictor (~100 MB) is shared
 behind a lock (its calls take a few ms).
 `LatestOnly` keeps one session to at most one job in flight: a frame submitted while a job
 runs waits in a single slot, and a newer frame replaces it.
@@ -48,7 +49,6 @@ import numpy as np
 import numpy.typing as npt
 
 from identity.encoders import (
-    MAX_PROCESSES,
     Chip,
     EncoderProcesses,
     encode_chips_with,
@@ -90,7 +90,8 @@ def model_info() -> ModelInfo:
         name=ENCODER_NAME,
         version=(
             f"face_recognition_models {_version('face_recognition_models')}; "
-            f"face_recognition {_version('face_recognition')}; dlib {dlib_version}"
+            f"face_recognition {_version('face_recognition')}; dlib {dlib_version}; "
+            "encoder forward pass: identity/resnet.py (numpy, equal to dlib's)"
         ),
         detector="dlib HOG frontal face detector; 5-point landmarks for encodings, "
         "68-point for liveness",
@@ -117,15 +118,6 @@ class _ThreadModels:
 
         self.detector = dlib.get_frontal_face_detector()
         self.pose5 = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
-        self._encoder: Any = None
-
-    @property
-    def encoder(self) -> Any:
-        """Loaded on first in-thread encoding only: a FaceWorker's threads hand chips to its
-        encoder processes and never need one."""
-        if self._encoder is None:
-            self._encoder = load_encoder()
-        return self._encoder
 
 
 _local = threading.local()
@@ -219,15 +211,15 @@ def face_chips(image: Image, boxes: Sequence[FaceBox]) -> list[Chip]:
 
 def encode(image: Image, boxes: Sequence[FaceBox]) -> list[Encoding]:
     """One 128-d encoding per box (5-point landmarks, no jitter): what
-    face_recognition.face_encodings(model="small") gives. In a FaceWorker thread the encoder
-    runs in the worker's encoder process (it holds the GIL); elsewhere in this thread."""
+    face_recognition.face_encodings(model="small") gives. In the thread of a FaceWorker with
+    encoder processes it runs in one of them; elsewhere in this thread."""
     if not boxes:
         return []
     chips = face_chips(image, boxes)
     remote: Callable[[Sequence[Chip]], list[Encoding]] | None = getattr(_local, "encoder", None)
     if remote is not None:
         return remote(chips)
-    return encode_chips_with(_models().encoder, chips)
+    return encode_chips_with(load_encoder(), chips)
 
 
 def landmarks68(image: Image, boxes: Sequence[FaceBox]) -> list[dict[str, list[tuple[int, int]]]]:
@@ -303,15 +295,15 @@ T = TypeVar("T")
 
 
 class FaceWorker:
-    """Runs face work off the event loop (one per server process): detection, landmarks and
-    chips in a thread pool, the encoder in `encoder_processes` worker processes (0: in the
-    threads, which stalls the event loop for each encoding; for comparison and tests)."""
+    """Runs face work off the event loop (one per server process): detection, landmarks,
+    chips and encodings in a thread pool; with `encoder_processes` (1 or 2) the encodings in
+    that many worker processes instead (an encoder apart from the server, ~140 MB each)."""
 
     def __init__(
         self,
         max_workers: int | None = None,
         *,
-        encoder_processes: int = MAX_PROCESSES,
+        encoder_processes: int = 0,
         encode_timeout: float = 20.0,
     ) -> None:
         workers = max_workers or max(1, min(4, os.cpu_count() or 1))

@@ -71,7 +71,7 @@ class Settings:
     turn_secret: Secret | None = None
     reconnect_grace_seconds: int = 60
     face_match_threshold: float | None = None  # None: identity.policy's provisional default
-    face_encoder_processes: int = 2
+    face_encoder_processes: int = 0
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
@@ -217,9 +217,9 @@ def _encoder_processes(name: str, raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise SettingsError(f"{name}: expected 1 or 2, got {raw!r}") from None
-    if value not in (1, 2):
-        raise SettingsError(f"{name}: expected 1 or 2, got {raw!r}")
+        raise SettingsError(f"{name}: expected 0, 1 or 2, got {raw!r}") from None
+    if value not in (0, 1, 2):
+        raise SettingsError(f"{name}: expected 0, 1 or 2, got {raw!r}")
     return value
 
 
@@ -316,8 +316,8 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
     ),
     "face_encoder_processes": (
         _encoder_processes,
-        "worker processes that compute face encodings (1 or 2): dlib's encoder holds the GIL, "
-        "so it runs outside the server's process (docs/identity.md)",
+        "worker processes that compute face encodings (0, 1 or 2); 0: in the server's face "
+        "threads (numpy releases the GIL; docs/identity.md)",
     ),
     "log_level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "log_format": (_log_format, "`json` (one object per line) or `text`"),

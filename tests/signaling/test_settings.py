@@ -83,7 +83,7 @@ def test_values_are_parsed_into_types() -> None:
         ("NOTARYLINK_FACE_MATCH_THRESHOLD", "high"),
         ("NOTARYLINK_FACE_MATCH_THRESHOLD", "0.9"),
         ("NOTARYLINK_FACE_ENCODER_PROCESSES", "3"),
-        ("NOTARYLINK_FACE_ENCODER_PROCESSES", "0"),
+        ("NOTARYLINK_FACE_ENCODER_PROCESSES", "-1"),
         ("NOTARYLINK_EVENT_LOOP", "trio"),
     ],
 )
