@@ -4,7 +4,7 @@ transcoded, with taps for the recorder (encoded) and identity (decoded). See doc
 media/ never imports notary/ or signaling/.
 """
 
-from media import fast_clock, fast_rate, fast_rtp, remb_throttle
+from media import fast_clock, fast_rate, fast_remb, fast_rtp, remb_throttle
 from media.compat import AIORTC_VERSION, AiortcVersionError
 from media.decoded_tap import DecodedFrame, DecodedVideoTap
 from media.fanout import Publication
@@ -25,6 +25,8 @@ fast_rate.install()
 fast_rtp.install()
 # REMB feedback throttled as libwebrtc throttles it (media/remb_throttle.py).
 remb_throttle.install()
+# The receive-side bandwidth estimator, same outputs, 3-4 times cheaper (media/fast_remb.py).
+fast_remb.install()
 
 __all__ = [
     "AIORTC_VERSION",

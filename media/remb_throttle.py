@@ -37,14 +37,18 @@ def add(
         return None
     last: tuple[int, int] | None = getattr(self, _LAST_SENT, None)
     bitrate = feedback[0]
-    if (
-        last is not None
-        and arrival_time_ms - last[0] < MIN_INTERVAL_MS
-        and bitrate >= last[1] * DROP_SENDS_AT_ONCE
-    ):
+    if last is not None and not lets_out(last[0], last[1], arrival_time_ms, bitrate):
         return None
     setattr(self, _LAST_SENT, (arrival_time_ms, bitrate))
     return feedback
+
+
+def lets_out(last_ms: int, last_bitrate: int, arrival_time_ms: int, bitrate: int) -> bool:
+    """Whether a REMB of `bitrate` goes out, the last one sent being `last_bitrate` at
+    `last_ms`: 200 ms later, or at once when the value fell 3 % or more."""
+    return (
+        arrival_time_ms - last_ms >= MIN_INTERVAL_MS or bitrate < last_bitrate * DROP_SENDS_AT_ONCE
+    )
 
 
 def install() -> None:

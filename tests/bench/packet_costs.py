@@ -15,7 +15,7 @@ thousands of packets, so that changes to one stage can be compared:
     i/o:     UDP send and receive through asyncio's transports on one loop
 
 Side by side, in the same run: aiortc as shipped, and with media/'s replacements installed
-(media/fast_clock.py, media/fast_rate.py, media/fast_rtp.py). Not included: aioice's and
+(media/fast_clock.py, fast_rate.py, fast_remb.py, fast_rtp.py). Not included: aioice's and
 aiortc's per-packet queue hops and task switches, RTCP, and the cost of waking the other process
 for a packet, which the process-level benchmark shows are the rest. Last line: one JSON object.
 """
@@ -36,7 +36,7 @@ from typing import Any
 
 import av
 import pylibsrtp
-from aiortc import clock
+from aiortc import clock, rtcrtpreceiver
 from aiortc.codecs import depayload, get_encoder
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rate import OveruseEstimator, RateCounter, RemoteBitrateEstimator
@@ -147,6 +147,8 @@ def aiortc_as_shipped() -> Iterator[None]:
         HeaderExtensionsMap.get,
         HeaderExtensionsMap.configure,
     )
+    installed_estimator = rtcrtpreceiver.RemoteBitrateEstimator
+    rtcrtpreceiver.RemoteBitrateEstimator = RemoteBitrateEstimator  # type: ignore[misc]
     clock.current_ms = fast_clock.ORIGINAL_CURRENT_MS
     clock.current_ntp_time = fast_clock.ORIGINAL_CURRENT_NTP_TIME
     RateCounter._erase_old = fast_rate.ORIGINAL_ERASE_OLD  # type: ignore[method-assign]
@@ -163,6 +165,7 @@ def aiortc_as_shipped() -> Iterator[None]:
         RtpPacket.parse = installed_rtp[0]  # type: ignore[method-assign]
         HeaderExtensionsMap.get = installed_rtp[1]  # type: ignore[method-assign]
         HeaderExtensionsMap.configure = installed_rtp[2]  # type: ignore[method-assign]
+        rtcrtpreceiver.RemoteBitrateEstimator = installed_estimator  # type: ignore[misc]
 
 
 def stages(streams: list[Wire]) -> dict[str, Callable[[], None]]:
@@ -194,7 +197,7 @@ def stages(streams: list[Wire]) -> dict[str, Callable[[], None]]:
         for stream in streams:
             if stream.kind != "video":
                 continue  # browsers send abs-send-time on video only
-            estimator = RemoteBitrateEstimator()
+            estimator = rtcrtpreceiver.RemoteBitrateEstimator()  # what a receiver builds
             for packet, arrival in zip(parsed["video"], stream.arrivals_ms, strict=True):
                 estimator.add(arrival, packet.extensions.abs_send_time, len(packet.payload), 1)
 

@@ -87,7 +87,7 @@ class Captured:
             "streams": streams,
             "missing": sorted(nack.missing),
             "active": sorted(state[sync_receive.ACTIVE_SSRC]),
-            "bitrate": state[sync_receive.BITRATE_ESTIMATOR].rate_control.current_bitrate,
+            "bitrate": state[sync_receive.BITRATE_ESTIMATOR].current_bitrate,
         }
 
 
