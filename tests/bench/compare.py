@@ -94,6 +94,9 @@ class CompareConfig:
     idle_s: float = 3.0
     quiet_wait_s: float = 10.0
     retries: int = 1
+    # Each server this many times at each N, alternating (ours, janus, janus, ours, ...), and
+    # the run with the median CPU kept: the machine's speed drifts by 10 % over minutes.
+    rounds: int = 1
     media_seconds: int = 10
     width: int = 640
     height: int = 480
@@ -513,15 +516,33 @@ RUNNERS = {"ours": run_ours, "janus": run_janus, "naive": run_naive, "direct": r
 
 def plan(config: CompareConfig) -> list[tuple[int, str]]:
     """(N, server) in the order they run: the servers side by side at each N, so that they
-    meet the same machine; the naive server only at its own (small) N."""
+    meet the same machine, `rounds` times, every other round in reverse order (so that a
+    drift of the machine's speed falls on both alike); the naive server only at its own
+    (small) N."""
     order: list[tuple[int, str]] = [(1, "direct")] if config.direct else []
     counts = sorted(set(config.sessions) | set(config.naive_sessions))
     for count in counts:
-        for server in config.servers:
-            wanted = config.naive_sessions if server == "naive" else config.sessions
-            if count in wanted:
-                order.append((count, server))
+        servers = [
+            server
+            for server in config.servers
+            if count in (config.naive_sessions if server == "naive" else config.sessions)
+        ]
+        for index in range(max(1, config.rounds)):
+            order.extend((count, server) for server in (servers[::-1] if index % 2 else servers))
     return order
+
+
+def median_runs(runs: list[CompareResult]) -> list[CompareResult]:
+    """Per (server, N), the run with the median CPU per session (the lower of the middle
+    two), in the order they first ran."""
+    by: dict[tuple[str, int], list[CompareResult]] = {}
+    for run in runs:
+        by.setdefault((run.server, run.sessions), []).append(run)
+    chosen = []
+    for tried in by.values():
+        ranked = sorted(tried, key=lambda r: r.cpu_pct_per_session)
+        chosen.append(ranked[(len(ranked) - 1) // 2])
+    return chosen
 
 
 async def run_one(
@@ -582,21 +603,34 @@ async def run_all(config: CompareConfig, work: Path, out: Any = sys.stdout) -> d
         if config.record and "ours" in config.servers:
             shared.s3 = await asyncio.to_thread(_start_s3, work / "s3")
             stack.callback(shared.s3.stop)
-        runs: list[CompareResult] = []
-        saturated: set[str] = set()
+        every: list[CompareResult] = []
+        saturated: dict[str, int] = {}  # server -> the N it could not sustain
         for count, server in plan(config):
-            if server in saturated:
+            if saturated.get(server, count) < count:
                 print(f"{server}: N={count} skipped (saturated at a smaller N)", file=out)
                 continue
+            if server in saturated:
+                continue  # not sustained at this N in an earlier round: no more rounds
             print(f"{server}: {count} session(s)...", file=out, flush=True)
             result = await run_one(server, count, config, shared, out)
             if result is None:
-                saturated.add(server)
+                saturated[server] = count
                 continue
-            runs.append(result)
+            every.append(result)
             if not result.sustained and server != "direct":
-                saturated.add(server)
+                saturated[server] = count
+    runs = median_runs(every)
     report = summarize(runs, config, media, time.monotonic() - began)
+    if config.rounds > 1:
+        report["rounds"] = config.rounds
+        report["rounds_cpu_pct_per_session"] = {
+            f"{r.server} N={r.sessions}": [
+                round(x.cpu_pct_per_session, 2)
+                for x in every
+                if (x.server, x.sessions) == (r.server, r.sessions)
+            ]
+            for r in runs
+        }
     print_table(runs, out)
     if config.docs_dir is not None:
         write_docs(report, config.docs_dir)
@@ -933,6 +967,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=defaults.warmup_s)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--retries", type=int, default=defaults.retries)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=defaults.rounds,
+        help="each server this many times at each N, alternating; the median run is kept",
+    )
     parser.add_argument("--no-record", action="store_true", help="every server without recording")
     parser.add_argument(
         "--face",
@@ -966,6 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warmup_s=args.warmup,
         workers=args.workers,
         retries=args.retries,
+        rounds=args.rounds,
         record=not args.no_record,
         face=args.face,
         face_source=args.face_source,

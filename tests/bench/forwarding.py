@@ -194,12 +194,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+PASSED_SETTINGS = ("NOTARYLINK_EVENT_LOOP", "NOTARYLINK_FACE_ENCODER_PROCESSES")
+
+
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
-    # NOTARYLINK_EVENT_LOOP passes: comparing the servers' event loops is a bench's question.
+    # NOTARYLINK_EVENT_LOOP and _FACE_ENCODER_PROCESSES pass: comparing the servers' event
+    # loops, or where face encodings run, is a bench's question.
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("NOTARYLINK_") or k == "NOTARYLINK_EVENT_LOOP"
+        if not k.startswith("NOTARYLINK_") or k in PASSED_SETTINGS
     }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env.update(extra)

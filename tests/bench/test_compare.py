@@ -22,6 +22,7 @@ from tests.bench.compare import (
     chained_segment_bytes,
     main,
     markdown,
+    median_runs,
     plan,
     summarize,
     tree_bytes,
@@ -101,6 +102,31 @@ def test_plan_puts_servers_side_by_side_and_naive_at_its_own_n() -> None:
     assert plan(
         CompareConfig(sessions=[3], naive_sessions=[], servers=("janus",), direct=False)
     ) == [(3, "janus")]
+
+
+def test_rounds_alternate_the_servers_and_keep_the_median_run() -> None:
+    config = CompareConfig(sessions=[5], naive_sessions=[], direct=False, rounds=3)
+    config.servers = ("ours", "janus")
+    assert plan(config) == [
+        (5, "ours"),
+        (5, "janus"),
+        (5, "janus"),
+        (5, "ours"),
+        (5, "ours"),
+        (5, "janus"),
+    ]
+    tried = [
+        run("ours", 5, cpu=30.0),
+        run("janus", 5, cpu=12.0),
+        run("janus", 5, cpu=14.0),
+        run("ours", 5, cpu=25.0),
+        run("ours", 5, cpu=28.0),
+        run("janus", 5, cpu=11.0),
+    ]
+    kept = median_runs(tried)
+    assert [(r.server, r.server_cpu_pct) for r in kept] == [("ours", 28.0), ("janus", 12.0)]
+    # An even number: the lower of the middle two.
+    assert [r.server_cpu_pct for r in median_runs(tried[:4])] == [25.0, 12.0]
 
 
 def test_result_figures() -> None:
