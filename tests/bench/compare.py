@@ -698,6 +698,20 @@ def summarize(
         return round(run.cpu_pct_per_session, 2) if run is not None else None
 
     ours_over_janus = _ratio(per_session(ours_head), per_session(janus_head))
+
+    def over_loadgen(run: CompareResult | None) -> float | None:
+        # The load generator does the same media work for either server: its CPU measures how
+        # fast the machine ran during that window (it drifts by 10-40 % over minutes here).
+        if run is None or run.loadgen_cpu_pct <= 0:
+            return None
+        return run.server_cpu_pct / run.loadgen_cpu_pct
+
+    def normalized(n: int | None) -> float | None:
+        if n is None:
+            return None
+        ratio = _ratio(over_loadgen(ours.get(n)), over_loadgen(janus_runs.get(n)))
+        return round(ratio, 2) if ratio is not None else None
+
     sessions_max = {
         server: max((n for n, r in runs_by.items() if r.sustained), default=0)
         for server, runs_by in by.items()
@@ -708,6 +722,7 @@ def summarize(
             "ours_cpu_pct_per_session": per_session(ours[n]),
             "janus_cpu_pct_per_session": per_session(janus_runs[n]),
             "ours_over_janus": _ratio(per_session(ours[n]), per_session(janus_runs[n])),
+            "ours_over_janus_loadgen_normalized": normalized(n),
             "ours_sustained": ours[n].sustained,
             "janus_sustained": janus_runs[n].sustained,
         }
@@ -722,6 +737,10 @@ def summarize(
         "ours_cpu_pct_per_session": per_session(ours_head),
         "janus_cpu_pct_per_session": per_session(janus_head),
         "ours_over_janus": ours_over_janus,
+        # Each server's CPU over the load generator's in the same window, ours over Janus's:
+        # the machine's speed drift cancels (Janus's clients hold twice the peer connections,
+        # so its load generator works a little more: this leans against ours).
+        "ours_over_janus_loadgen_normalized": normalized(head),
         "naive_cpu_pct_per_session": per_session(naive_run),
         "naive_sessions": naive_n,
         "naive_over_ours": _ratio(per_session(naive_run), per_session(ours_at_naive)),
@@ -843,7 +862,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Run of {report['date']}, {report['cpu_cores']} cores, window {report['window_s']:.0f} s,"
         f" recording {'on' if report['recording'] else 'off'}, source {report['source']['video']}"
         f" ~{report['source'].get('video_kbps', '?')} kbit/s + Opus"
-        f"{_face_words(report)} ({report['elapsed_s']:.0f} s in all).",
+        f"{_face_words(report)}{_rounds_words(report)} ({report['elapsed_s']:.0f} s in all).",
         "",
         "| " + " | ".join(rows[0]) + " |",
         "|" + "---|" * len(rows[0]),
@@ -855,6 +874,16 @@ def markdown(report: dict[str, Any]) -> str:
     headline = {k: v for k, v in report.items() if k not in ("runs", "source", "by_sessions")}
     lines += ["", "```", json.dumps(headline, ensure_ascii=False), "```", ""]
     return "\n".join(lines)
+
+
+def _rounds_words(report: dict[str, Any]) -> str:
+    rounds = report.get("rounds", 1)
+    if rounds <= 1:
+        return ""
+    return (
+        f"; each server {rounds} times at each N, alternated, the run with the median CPU"
+        " shown (all of them: `rounds_cpu_pct_per_session` below)"
+    )
 
 
 def _face_words(report: dict[str, Any]) -> str:

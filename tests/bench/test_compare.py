@@ -125,6 +125,19 @@ def test_rounds_alternate_the_servers_and_keep_the_median_run() -> None:
     ]
     kept = median_runs(tried)
     assert [(r.server, r.server_cpu_pct) for r in kept] == [("ours", 28.0), ("janus", 12.0)]
+    report = summarize(kept, config, MEDIA, 60.0)
+    assert report["ours_over_janus"] == round(28.0 / 12.0, 2)
+    # The same load generator CPU in both windows: nothing to correct.
+    assert report["ours_over_janus_loadgen_normalized"] == report["ours_over_janus"]
+    kept[0].loadgen_cpu_pct *= 1.25  # ours ran while the machine was 25 % slower
+    slower = summarize(kept, config, MEDIA, 60.0)
+    assert slower["ours_over_janus"] == report["ours_over_janus"]
+    assert slower["ours_over_janus_loadgen_normalized"] == round(28.0 / 12.0 / 1.25, 2)
+    assert slower["by_sessions"]["5"]["ours_over_janus_loadgen_normalized"] == round(
+        28.0 / 12.0 / 1.25, 2
+    )
+    report["rounds"] = 3
+    assert "each server 3 times at each N, alternated" in markdown(report)
     # An even number: the lower of the middle two.
     assert [r.server_cpu_pct for r in median_runs(tried[:4])] == [25.0, 12.0]
 
