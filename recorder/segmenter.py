@@ -246,7 +246,9 @@ class _TrackWriter:
     first_arrival: float | None = None
     last_file_pts: int = -1
     held: tuple[int, int, bytes, bool] | None = None  # src pts, file pts, data, keyframe
-    last_delta: int = 0
+    # The smallest spacing between two of its frames so far: the duration given to its last
+    # frame when nothing follows it here (its last spacing may span a loss).
+    min_delta: int = 0
     end_file_pts: int = 0
     time_base: fractions.Fraction = field(init=False)
 
@@ -345,7 +347,8 @@ class _SegmentWriter:
         assert writer.held is not None
         _, file_pts, data, keyframe = writer.held
         writer.held = None
-        writer.last_delta = duration
+        if duration > 0 and (not writer.min_delta or duration < writer.min_delta):
+            writer.min_delta = duration
         packet = av.Packet(data)
         packet.stream = writer.stream
         packet.time_base = writer.time_base
@@ -365,7 +368,7 @@ class _SegmentWriter:
             if following is not None and following > src_pts:
                 duration = following - src_pts
             else:
-                duration = writer.last_delta or _default_frame_ticks(writer.track)
+                duration = writer.min_delta or _default_frame_ticks(writer.track)
             self._mux(writer, duration)
         self._container.close()
         with open(self.part_path, "rb") as fh:

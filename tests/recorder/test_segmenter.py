@@ -113,6 +113,35 @@ async def test_segments_are_closed_decodable_keyframe_first_and_add_up(
     assert len(requests) <= 2
 
 
+async def test_audio_lost_before_a_boundary_does_not_stretch_the_segment(
+    source_webm: Path, tmp_path: Path
+) -> None:
+    # A track's last frame in a segment has no successor there to measure its duration by;
+    # after a loss its last spacing is the gap, which must not become that frame's duration
+    # (the segment would end after the next one began: seen as a 167 ms overlap live).
+    frames = demux_frames(source_webm, base=time.time() - 60)
+    clock = {f.kind: f.codec.clock_rate for f in frames}
+    boundary = next(
+        f.pts / clock["video"] for f in frames if f.kind == "video" and f.keyframe and f.pts
+    )
+    # Audio lost for 160 ms, then one frame 20 ms before the keyframe that closes the segment
+    # (and none at the keyframe's very time, which could fall on either side).
+    lost = ((boundary - 0.2, boundary - 0.03), (boundary - 0.01, boundary + 0.01))
+    kept = [
+        f
+        for f in frames
+        if not (f.kind == "audio" and any(a < f.pts / clock["audio"] < b for a, b in lost))
+    ]
+    assert len(kept) < len(frames)
+    _, closed = await record(kept, tmp_path, target_duration=boundary - 0.5)
+    assert closed[0].ended_by == "keyframe"
+    for before, after in itertools.pairwise(closed):
+        assert after.start_time - before.end_time == pytest.approx(0, abs=0.021)
+    audio = next(t for t in closed[0].tracks if t.kind == "audio")
+    video = next(t for t in closed[0].tracks if t.kind == "video")
+    assert audio.duration <= video.duration + 0.021
+
+
 async def test_no_encoder_is_ever_created(
     source_webm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
