@@ -108,12 +108,12 @@ def beside(encode: Encode, batch: Sequence[Chip], seconds: float) -> dict[str, f
     }
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=2.0, help="each GIL measurement")
     parser.add_argument("--blas-threads", type=int, default=1, help="0: OpenBLAS's default")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # The encoder pins OpenBLAS to 1 thread by default; 0 here measures OpenBLAS's own choice.
     before = limit_blas_threads(args.blas_threads) if args.blas_threads else None
 
@@ -147,6 +147,7 @@ def main() -> None:
         "gil_dlib": gil_dlib,
     }
     print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":
