@@ -53,7 +53,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TARGET_S = 3.0
 DEFAULT_KEYFRAME_WAIT_S = 2.0  # past target + this, close without a keyframe
-DEFAULT_REORDER_S = 0.2  # audio/video arrive this far out of media-time order at most
+DEFAULT_REORDER_S = 0.2  # audio/video arrive this far out of media-time order, at first
+# A frame later than the window widens it to its lateness plus this, up to the maximum: a
+# live video track can fall behind its audio (an encoder catching up, retransmissions an RTT
+# late), and frames placed out of order would let a segment's audio run past the keyframe
+# that starts the next one. The window is how long frames wait before being placed.
+REORDER_MARGIN_S = 0.05
+MAX_REORDER_S = 1.0
 KEYFRAME_REREQUEST_S = 1.0  # ask again while waiting (upstream coalesces anyway)
 RESYNC_AHEAD_S = 2.0  # a frame whose pts puts it this far after its arrival: the clock jumped
 IDLE_CHECK_S = 0.5
@@ -481,6 +487,7 @@ class Segmenter:
         self.target_duration = target_duration
         self.keyframe_wait = keyframe_wait
         self.reorder_window = reorder_window
+        self.reorder_widened = 0  # times a late frame widened the window
         self._request_keyframe = request_keyframe
         self._on_segment = on_segment
         self._next_sequence = (
@@ -545,6 +552,11 @@ class Segmenter:
         heapq.heappush(heap, entry)
         if entry[0] > self._latest:
             self._latest = entry[0]
+        else:
+            late = self._latest - entry[0]
+            if late > self.reorder_window and self.reorder_window < MAX_REORDER_S:
+                self.reorder_window = min(MAX_REORDER_S, late + REORDER_MARGIN_S)
+                self.reorder_widened += 1
         due = self._latest - self.reorder_window
         while heap and heap[0][0] <= due:
             self._place(heapq.heappop(heap))

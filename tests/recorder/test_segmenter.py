@@ -142,6 +142,30 @@ async def test_audio_lost_before_a_boundary_does_not_stretch_the_segment(
     assert audio.duration <= video.duration + 0.021
 
 
+async def test_video_lagging_audio_widens_the_reorder_window(
+    source_webm: Path, tmp_path: Path
+) -> None:
+    # A live video track can fall behind its audio by more than the reorder window (an
+    # encoder catching up, retransmissions an RTT late): frames then reach the segmenter
+    # after audio that is later in media time. Placed as they come, a segment's audio would
+    # run past the keyframe that starts the next one. The window widens to the lag seen.
+    frames = demux_frames(source_webm, base=time.time() - 60)
+    clock = {f.kind: f.codec.clock_rate for f in frames}
+
+    def arrival_order(f: EncodedFrame) -> float:
+        t = f.pts / clock[f.kind]
+        return t + (0.35 if f.kind == "video" and t >= 0.4 else 0.0)
+
+    lagging = sorted(frames, key=arrival_order)
+    segmenter, closed = await record(lagging, tmp_path, target_duration=0.5)
+    assert segmenter.reorder_window == pytest.approx(0.35 + 0.05, abs=0.04)
+    assert [info.ended_by for info in closed][:-1] == ["keyframe"] * (len(closed) - 1)
+    assert len(closed) >= 2
+    for before, after in itertools.pairwise(closed):
+        assert after.start_time - before.end_time == pytest.approx(0, abs=0.021)
+    assert sum(t.frames for info in closed for t in info.tracks) == len(frames)
+
+
 async def test_no_encoder_is_ever_created(
     source_webm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
