@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from identity import hog
 from identity.encoders import (
     Chip,
     EncoderProcesses,
@@ -117,7 +118,16 @@ class _ThreadModels:
         import face_recognition_models as files  # type: ignore[import-untyped]
 
         self.detector = dlib.get_frontal_face_detector()
+        self.limited: dict[int, Any] = {}  # the same detector on fewer pyramid levels
         self.pose5 = dlib.shape_predictor(files.pose_predictor_five_point_model_location())
+
+    def detector_for(self, levels: int | None) -> Any:
+        if levels is None:
+            return self.detector
+        found = self.limited.get(levels)
+        if found is None:
+            found = self.limited[levels] = hog.load(self.detector, levels)
+        return found
 
 
 _local = threading.local()
@@ -178,10 +188,14 @@ def resize(image: Image, scale: float) -> Image:
     return np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
-def detect(image: Image, *, scale: float = 1.0, upsample: int = 1) -> list[FaceBox]:
-    """HOG detection on `image` reduced by `scale`; boxes in full-image coordinates."""
+def detect(
+    image: Image, *, scale: float = 1.0, upsample: int = 1, levels: int | None = None
+) -> list[FaceBox]:
+    """HOG detection on `image` reduced by `scale`; boxes in full-image coordinates.
+    `levels`: scan only that many of the finest pyramid levels (`identity.hog`), which finds
+    faces from the window's size (80 px at `scale`) to about (6/5)^(levels-1) times that."""
     small = resize(np.ascontiguousarray(image), scale)
-    rects = _models().detector(small, upsample)
+    rects = _models().detector_for(levels)(small, upsample)
     height, width = image.shape[:2]
     factor = image.shape[1] / small.shape[1]
     return [
@@ -239,6 +253,7 @@ class ScanPlan:
 
     scale: float = 1.0
     upsample: int = 1
+    levels: int | None = None  # the finest pyramid levels only (None: all)
     fallback: ScanPlan | None = None  # tried when this plan finds no face
     encode: bool = True  # encode when exactly one face is found
     landmarks: bool = False  # 68-point landmarks when exactly one face is found
@@ -266,10 +281,10 @@ def scan(image: Image, plan: ScanPlan) -> FaceScan:
     """Detect (with the plan's fallback), then encode/landmark a single face. CPU-bound."""
     started = time.perf_counter()
     used = plan
-    boxes = detect(image, scale=plan.scale, upsample=plan.upsample)
+    boxes = detect(image, scale=plan.scale, upsample=plan.upsample, levels=plan.levels)
     while not boxes and used.fallback is not None:
         used = used.fallback
-        boxes = detect(image, scale=used.scale, upsample=used.upsample)
+        boxes = detect(image, scale=used.scale, upsample=used.upsample, levels=used.levels)
     detected = time.perf_counter()
     encoding = None
     points = None

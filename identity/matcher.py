@@ -165,6 +165,14 @@ class MatcherConfig:
     # still, the HOG box moves a few px; leaning in or back, the height changes ~10-20 %.
     presence_max_shift: float = 0.5
     presence_max_resize: float = 0.3
+    # A presence check looks for the verified face scaled to about presence_face_px, on only
+    # the finest presence_levels levels of HOG's image pyramid (identity/hog.py): faces from
+    # ~0.73 to ~1.3 times its size (what presence_max_resize accepts), for about a quarter of
+    # the work. Finding none there, it searches as a full check would (the whole pyramid), so
+    # what it reports is unchanged, except that a second face beyond that size range waits
+    # for the next full check. None: the whole pyramid every time.
+    presence_levels: int | None = 2
+    presence_face_px: int = 75
     # After a break (no face or several faces where a match stood) every check is a full one
     # until a verdict; for this long at acquire_interval, then at steady_interval. 0 (the
     # default): no face, as before presence checks, at steady_interval, and a second face
@@ -188,6 +196,10 @@ class MatcherConfig:
             raise ValueError("presence thresholds: shift > 0, 0 < resize < 1")
         if self.break_dense_for < 0:
             raise ValueError("break_dense_for must be >= 0")
+        if self.presence_levels is not None and self.presence_levels < 1:
+            raise ValueError("presence_levels must be >= 1 (or None: all)")
+        if self.presence_face_px < 1:
+            raise ValueError("presence_face_px must be >= 1")
 
 
 def consistent_face(verified: FaceBox, seen: FaceBox, config: MatcherConfig) -> bool:
@@ -209,6 +221,7 @@ class MatcherStats:
     full_checks: int = 0
     presence_checks: int = 0
     moved: int = 0  # presence checks that found the face moved: became full checks
+    presence_widened: int = 0  # presence checks that searched the whole pyramid
     failed: int = 0  # checks whose encoding failed (the encoder process died or hung)
     detect_ms: float = 0.0
     encode_ms: float = 0.0
@@ -342,16 +355,25 @@ class LiveMatcher:
 
     # -- checking ------------------------------------------------------------------------
 
-    def plan_for(self, width: int) -> ScanPlan:
+    def plan_for(self, width: int, *, presence: bool = False) -> ScanPlan:
+        config = self.config
         search = ScanPlan(
-            scale=min(1.0, self.config.detect_width / max(1, width)),
-            upsample=self.config.search_upsample,
+            scale=min(1.0, config.detect_width / max(1, width)), upsample=config.search_upsample
         )
         if self._face_height is None:
             return search
-        scale = self.config.target_face_px / self._face_height
-        scale = min(1.0, max(self.config.min_scale, scale))
-        return ScanPlan(scale=scale, upsample=0, fallback=search)
+        scale = min(1.0, max(config.min_scale, config.target_face_px / self._face_height))
+        known = ScanPlan(scale=scale, upsample=0, fallback=search)
+        narrow = config.presence_face_px / self._face_height
+        if not presence or config.presence_levels is None or narrow > 1.0:
+            return known  # (a face smaller than presence_face_px: no cheaper scan finds it)
+        return ScanPlan(
+            scale=max(config.min_scale, narrow),
+            upsample=0,
+            levels=config.presence_levels,
+            encode=False,
+            fallback=known,
+        )
 
     def presence_due(self, media_time: float) -> bool:
         """Whether a check at `media_time` would be a presence check (detection only)."""
@@ -362,11 +384,13 @@ class LiveMatcher:
             return
         image = job.frame.image
         presence = not job.full and self.presence_due(job.frame.media_time)
-        plan = self.plan_for(image.shape[1])
+        plan = self.plan_for(image.shape[1], presence=presence)
         if presence:
             plan = dataclasses.replace(plan, encode=False)
         try:
             scan = await self.worker.scan(image, plan)
+            if presence and plan.levels is not None and scan.plan is not plan:
+                self.stats.presence_widened += 1
             moved = presence and scan.count == 1 and not self._still_verified(scan.boxes[0])
             if moved and not self._closed:
                 # The face moved or changed size: check who it is now, on this very frame.

@@ -47,16 +47,14 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
+from identity.dlib_format import ModelFileError, Reader
+
 Chip = npt.NDArray[np.uint8]  # 150x150x3 RGB, aligned as dlib.get_face_chip does
 Encoding = npt.NDArray[np.float64]
 Array = npt.NDArray[np.float32]
 
 CHIP_SIZE = 150
 BATCH = 8  # chips per forward pass: bounds the im2col buffers (~6 MB a chip)
-
-
-class ModelFileError(RuntimeError):
-    """The model file is missing, truncated or not the network this module runs."""
 
 
 def model_path() -> Path:
@@ -67,80 +65,6 @@ def model_path() -> Path:
         import face_recognition_models as files  # type: ignore[import-untyped]
 
     return Path(files.face_recognition_model_location())
-
-
-# -- dlib's serialization ------------------------------------------------------------------
-
-
-class _Reader:
-    """dlib's serialize.h formats: integers as a control byte (sign bit 0x80, byte count in
-    the low nibble) plus little-endian bytes, floats as mantissa and exponent integers,
-    strings as length + bytes, bools as '0'/'1', tensors as 4 sizes + raw float32."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def _take(self, size: int) -> bytes:
-        if self.pos + size > len(self.data):
-            raise ModelFileError(f"model file truncated at byte {self.pos}")
-        chunk = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return chunk
-
-    def integer(self) -> int:
-        control = self._take(1)[0]
-        size = control & 0x0F
-        if control & 0x70 or size > 8:
-            raise ModelFileError(f"bad integer at byte {self.pos - 1}")
-        value = int.from_bytes(self._take(size), "little")
-        return -value if control & 0x80 else value
-
-    def expect_int(self, what: str, *allowed: int) -> int:
-        value = self.integer()
-        if value not in allowed:
-            raise ModelFileError(f"{what}: {value} where {allowed} was expected")
-        return value
-
-    def real(self) -> float:
-        mantissa, exponent = self.integer(), self.integer()
-        if abs(exponent) >= 32000:  # float_details' codes for inf and nan
-            raise ModelFileError(f"non-finite number at byte {self.pos}")
-        return math.ldexp(mantissa, exponent)
-
-    def string(self) -> str:
-        size = self.integer()
-        if not 0 <= size <= 256:
-            raise ModelFileError(f"bad string length {size} at byte {self.pos}")
-        return self._take(size).decode("ascii", "replace")
-
-    def expect_string(self, *allowed: str) -> str:
-        found = self.string()
-        if found not in allowed:
-            raise ModelFileError(f"found {found!r} where {' or '.join(allowed)} was expected")
-        return found
-
-    def flag(self) -> bool:
-        found = self._take(1)
-        if found not in (b"0", b"1"):
-            raise ModelFileError(f"bad bool at byte {self.pos - 1}")
-        return found == b"1"
-
-    def tensor(self) -> Array:
-        version = self.expect_int("tensor version", 1, 2)
-        shape = tuple(self.integer() for _ in range(4))
-        if any(n < 0 for n in shape):
-            raise ModelFileError(f"bad tensor shape {shape}")
-        count = math.prod(shape)
-        if version == 2:  # raw little-endian IEEE floats
-            raw = self._take(4 * count)
-            return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
-        return np.array([self.real() for _ in range(count)], np.float32).reshape(shape)
-
-    def alias(self) -> tuple[int, int, int, int]:
-        self.expect_int("alias_tensor version", 1)
-        n, k, nr, nc = (self.integer() for _ in range(4))
-        return (n, k, nr, nc)
 
 
 # -- the network ---------------------------------------------------------------------------
@@ -212,7 +136,7 @@ def _anet_type() -> list[_Layer]:
     ]
 
 
-def _read_details(reader: _Reader, layer: _Layer, channels: int) -> int:
+def _read_details(reader: Reader, layer: _Layer, channels: int) -> int:
     """One layer's details (dlib's `serialize(layer_details)`); the channels it outputs."""
     kind = layer.kind
     if kind == "relu":
@@ -276,7 +200,7 @@ def _read_details(reader: _Reader, layer: _Layer, channels: int) -> int:
 
 def _read_network(data: bytes) -> tuple[Array, list[_Layer]]:
     """(per-channel input means, layers outermost first with their weights)."""
-    reader = _Reader(data)
+    reader = Reader(data)
     reader.expect_int("add_loss_layer version", 1)
     reader.expect_string("loss_metric_2")
     reader.real(), reader.real()  # margin, distance threshold: training only

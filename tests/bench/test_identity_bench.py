@@ -21,7 +21,9 @@ asserts only that verdicts came out: a benchmark reports, the reader judges.
 live schedule and its cost"): the CPU of one full check and of one presence check, and the
 CPU of one minute of the steady phase with full checks every 3 s (before: what
 `full_check_interval = steady_interval` gives, the schedule before presence checks) against
-the default (a full check every 15 s, presence checks every 3 s between). Two sources: a
+the default (a full check every 15 s, presence checks every 3 s between), and presence checks
+on the whole image pyramid (pyramid: `presence_levels=None`) against the default's two finest
+levels (identity/hog.py), per check and per minute. Two sources: a
 seated applicant (a webcam head shot of obama-480p.jpg, a few px of jitter and JPEG noise from
 frame to frame, against obama.jpg as the ID photo) and the clip looped (a performer who moves
 and turns, an audience member at the end: many breaks). Frames are offered in media time
@@ -265,6 +267,8 @@ def webcam_frames(photo: Image, count: int = 8, seed: int = 5) -> list[Image]:
 
 # The schedule before presence checks: a full check at every steady check.
 BEFORE = MatcherConfig(full_check_interval=MatcherConfig().steady_interval)
+# Presence checks scanning the whole image pyramid (before identity/hog.py's two levels).
+PYRAMID = MatcherConfig(presence_levels=None)
 MakeMatcher = Callable[[Callable[[IdentityEvent], None]], LiveMatcher]
 
 
@@ -373,12 +377,18 @@ def test_presence_checks_benchmark() -> None:
         with FaceWorker(max_workers=2) as worker:
             await worker.warm_up()
             for name, (reference, pictures) in sources.items():
-                make = matcher_factory(reference, consent, worker, MatcherConfig())
-                out["per_check"][name] = await per_check_kind(pictures, make, repeats=24)
+                for label, config in (("pyramid", PYRAMID), ("after", MatcherConfig())):
+                    make = matcher_factory(reference, consent, worker, config)
+                    row = await per_check_kind(pictures, make, repeats=24)
+                    out["per_check"].setdefault(name, {})[label] = row
             for name, (reference, _) in sources.items():
-                runs: dict[str, list[dict]] = {"before": [], "after": []}
+                runs: dict[str, list[dict]] = {"before": [], "pyramid": [], "after": []}
                 for _ in range(rounds):  # alternated: the machine's load drifts
-                    for label, config in (("before", BEFORE), ("after", MatcherConfig())):
+                    for label, config in (
+                        ("before", BEFORE),
+                        ("pyramid", PYRAMID),
+                        ("after", MatcherConfig()),
+                    ):
                         make = matcher_factory(reference, consent, worker, config)
                         runs[label].append(await steady_minute(streams[name], make))
                 out["minute"][name] = runs
@@ -395,21 +405,29 @@ def test_presence_checks_benchmark() -> None:
         **measured,
     }
     print()
-    for name, row in measured["per_check"].items():
-        print(
-            f"{name:7} per check: full {row['full_cpu_ms']} ms ({row['full_checks']}), "
-            f"presence {row['presence_cpu_ms']} ms ({row['presence_checks']})"
-        )
+    for name, rows in measured["per_check"].items():
+        for label, row in rows.items():
+            print(
+                f"{name:7} {label:7} per check: full {row['full_cpu_ms']} ms "
+                f"({row['full_checks']}), presence {row['presence_cpu_ms']} ms "
+                f"({row['presence_checks']})"
+            )
+        ratio = round(rows["after"]["presence_cpu_ms"] / rows["pyramid"]["presence_cpu_ms"], 3)
+        report["per_check"][name]["presence_after_over_pyramid"] = ratio
+        print(f"{name:7} presence check, two levels / whole pyramid: {ratio}")
     for name, runs in measured["minute"].items():
         before = [r["cpu_s_per_minute"] for r in runs["before"]]
+        pyramid = [r["cpu_s_per_minute"] for r in runs["pyramid"]]
         after = [r["cpu_s_per_minute"] for r in runs["after"]]
         ratio = round(sum(after) / sum(before), 3)
         report["minute"][name]["after_over_before"] = ratio
+        report["minute"][name]["after_over_pyramid"] = round(sum(after) / sum(pyramid), 3)
         print(
-            f"{name:7} CPU s per minute of steady phase: before {before}, after {after}, "
-            f"after/before {ratio}"
+            f"{name:7} CPU s per minute of steady phase: before {before}, pyramid {pyramid}, "
+            f"after {after}, after/before {ratio}, "
+            f"after/pyramid {report['minute'][name]['after_over_pyramid']}"
         )
-        for label in ("before", "after"):
+        for label in ("before", "pyramid", "after"):
             r = runs[label][0]
             print(
                 f"        {label}: full {r['full_checks']}, presence "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable
 
@@ -307,6 +308,7 @@ async def test_presence_checks_between_full_checks_every_full_check_interval(
     stats = matcher.stats
     assert (stats.checks, stats.full_checks, stats.presence_checks) == (11, 3, 8)
     assert stats.moved == 0
+    assert stats.presence_widened == 0  # the pyramid's two finest levels found her each time
 
 
 async def test_full_check_interval_equal_to_steady_means_no_presence_checks(
@@ -427,6 +429,54 @@ async def test_several_faces_break_the_presence_schedule(
         (9.5, "present", "presence"),
     ]
     assert events[2].faces == 2 and events[2].distance is None
+
+
+async def test_a_face_beyond_the_presence_scan_is_searched_for_in_the_whole_pyramid(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    her, farther = framed(grace_hopper()), framed(grace_hopper(), height=120)
+    events: list[IdentityEvent] = []
+    matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+    await _paced(matcher, lambda t: her if t < 5.0 else farther, seconds=7.0)
+    assert _kinds(events) == [
+        (0.0, "match", "full"),
+        (3.0, "present", "presence"),
+        (6.0, "match", "full"),  # 0.6 times the size: not in the two finest levels; moved
+    ]
+    assert matcher.stats.presence_widened == 1 and matcher.stats.moved == 1
+
+
+async def test_a_second_face_of_another_size_waits_for_the_next_full_check(
+    installed_faces: dict[str, IdFace], worker: FaceWorker
+) -> None:
+    # Presence checks scan for faces about the verified one's size (MatcherConfig
+    # presence_levels): a second face twice as large appears at the next full check; with
+    # presence_levels=None (the whole pyramid) at the next presence check.
+    her = framed(grace_hopper(), height=150)
+    big = framed(np.ascontiguousarray(astronaut()[:300]), height=300)
+    two = np.ascontiguousarray(np.hstack([her, big]))
+    expected = {
+        2: [
+            (0.0, "match", "full"),
+            *[(t, "present", "presence") for t in (3.0, 6.0, 9.0, 12.0)],
+            (15.0, "several_faces", "full"),
+        ],
+        None: [(0.0, "match", "full"), (3.0, "several_faces", "presence")],
+    }
+    for levels, kinds in expected.items():
+        events: list[IdentityEvent] = []
+        matcher = _matcher(installed_faces["grace_hopper"], worker, events)
+        matcher.config = dataclasses.replace(matcher.config, presence_levels=levels)
+        await _paced(matcher, lambda t: her if t < 1.0 else two, seconds=15.2)
+        assert _kinds(events)[: len(kinds)] == kinds, levels
+        assert events[len(kinds) - 1].faces == 2
+
+
+def test_presence_scan_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="presence_levels"):
+        MatcherConfig(presence_levels=0)
+    with pytest.raises(ValueError, match="presence_face_px"):
+        MatcherConfig(presence_face_px=0)
 
 
 async def test_a_swap_that_keeps_the_box_is_caught_by_the_next_full_check(
