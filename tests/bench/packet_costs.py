@@ -15,9 +15,10 @@ thousands of packets, so that changes to one stage can be compared:
     i/o:     UDP send and receive through asyncio's transports on one loop
 
 Side by side, in the same run: aiortc as shipped, and with media/'s replacements installed
-(media/fast_clock.py, fast_rate.py, fast_remb.py, fast_rtp.py). Not included: aioice's and
-aiortc's per-packet queue hops and task switches, RTCP, and the cost of waking the other process
-for a packet, which the process-level benchmark shows are the rest. Last line: one JSON object.
+(media/fast_clock.py, fast_rate.py, fast_remb.py, fast_rtp.py, fast_srtp.py). Not included:
+aioice's and aiortc's per-packet queue hops and task switches, RTCP, and the cost of waking the
+other process for a packet, which the process-level benchmark shows are the rest. Last line: one
+JSON object.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 
 import av
 import pylibsrtp
-from aiortc import clock, rtcrtpreceiver
+from aiortc import clock, rtcdtlstransport, rtcrtpreceiver
 from aiortc.codecs import depayload, get_encoder
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rate import OveruseEstimator, RateCounter, RemoteBitrateEstimator
@@ -90,7 +91,9 @@ def _srtp(outbound: bool) -> pylibsrtp.Session:
         ),
         srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
     )
-    return pylibsrtp.Session(policy=policy)
+    # What aiortc's DTLS transport builds: pylibsrtp's Session, or media/fast_srtp's.
+    session: pylibsrtp.Session = rtcdtlstransport.Session(policy)
+    return session
 
 
 def wire(source: EncodedFile, kind: str) -> Wire:
@@ -148,7 +151,9 @@ def aiortc_as_shipped() -> Iterator[None]:
         HeaderExtensionsMap.configure,
     )
     installed_estimator = rtcrtpreceiver.RemoteBitrateEstimator
+    installed_session = rtcdtlstransport.Session
     rtcrtpreceiver.RemoteBitrateEstimator = RemoteBitrateEstimator  # type: ignore[misc]
+    rtcdtlstransport.Session = pylibsrtp.Session  # type: ignore[misc]
     clock.current_ms = fast_clock.ORIGINAL_CURRENT_MS
     clock.current_ntp_time = fast_clock.ORIGINAL_CURRENT_NTP_TIME
     RateCounter._erase_old = fast_rate.ORIGINAL_ERASE_OLD  # type: ignore[method-assign]
@@ -166,6 +171,7 @@ def aiortc_as_shipped() -> Iterator[None]:
         HeaderExtensionsMap.get = installed_rtp[1]  # type: ignore[method-assign]
         HeaderExtensionsMap.configure = installed_rtp[2]  # type: ignore[method-assign]
         rtcrtpreceiver.RemoteBitrateEstimator = installed_estimator  # type: ignore[misc]
+        rtcdtlstransport.Session = installed_session  # type: ignore[misc]
 
 
 def stages(streams: list[Wire]) -> dict[str, Callable[[], None]]:
