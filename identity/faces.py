@@ -192,8 +192,8 @@ def detect(
     image: Image, *, scale: float = 1.0, upsample: int = 1, levels: int | None = None
 ) -> list[FaceBox]:
     """HOG detection on `image` reduced by `scale`; boxes in full-image coordinates.
-    `levels`: scan only that many of the finest pyramid levels (`identity.hog`), which finds
-    faces from the window's size (80 px at `scale`) to about (6/5)^(levels-1) times that."""
+    `levels`: scan only that many of the finest pyramid levels (`identity.hog`); each level
+    finds faces 6/5 times larger than the one before (two: boxes of ~55-100 px at `scale`)."""
     small = resize(np.ascontiguousarray(image), scale)
     rects = _models().detector_for(levels)(small, upsample)
     height, width = image.shape[:2]
