@@ -498,6 +498,7 @@ class Segmenter:
         self._heap: list[_Entry] = []
         self._order = itertools.count()
         self._latest = float("-inf")  # newest media time seen
+        self._placed_until = float("-inf")  # newest media time written into a segment
         self._writer: _SegmentWriter | None = None
         self._last_request = float("-inf")
         self._last_arrival = time.time()
@@ -512,6 +513,7 @@ class Segmenter:
         self.keyframe_requests = 0
         self.unsupported_frames = 0
         self.failed_frames = 0  # frames a push source delivered that raised (logged once)
+        self.late_keyframes = 0  # keyframes too late to start a segment (see _place)
         self.last_segment: SegmentInfo | None = None
 
     # -- feeding -------------------------------------------------------------------------------
@@ -659,7 +661,16 @@ class Segmenter:
             if not accepted:
                 reason = "track_change" if startable else None
             elif writer.has_video:
-                if frame.kind == "video" and frame.keyframe and elapsed >= self.target_duration:
+                # A keyframe later in arrival than frames of the other track placed after it
+                # (it came later than the reorder window: a big keyframe slow to encode or
+                # to arrive) cannot start a segment without the two overlapping in time: it
+                # stays in this one, and the next keyframe starts the next.
+                cut = frame.kind == "video" and frame.keyframe
+                if cut and entry_time < self._placed_until:
+                    cut = False
+                    if elapsed >= self.target_duration:
+                        self.late_keyframes += 1
+                if cut and elapsed >= self.target_duration:
                     reason = "keyframe"
                 elif elapsed >= self.target_duration + self.keyframe_wait:
                     reason = "no_keyframe"
@@ -683,6 +694,8 @@ class Segmenter:
             writer = self._open(entry_time)
         if writer.write(frame):
             self.frames_written += 1
+            if entry_time > self._placed_until:
+                self._placed_until = entry_time
         elif frame.kind == "video":
             self._ask_keyframe(entry_time)
 

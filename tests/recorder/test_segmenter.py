@@ -166,6 +166,32 @@ async def test_video_lagging_audio_widens_the_reorder_window(
     assert sum(t.frames for info in closed for t in info.tracks) == len(frames)
 
 
+async def test_a_keyframe_later_than_the_reorder_window_does_not_start_a_segment(
+    source_webm: Path, tmp_path: Path
+) -> None:
+    # The keyframe a boundary waits for is big (a PLI's answer: slow to encode, many packets)
+    # and can come later than the reorder window behind its audio (seen live under load as a
+    # 120 ms overlap). Audio later than it is then already in the segment: cut there, the two
+    # segments would overlap. It stays in the segment; the next keyframe starts the next one.
+    frames = demux_frames(source_webm, base=time.time() - 60)
+    clock = {f.kind: f.codec.clock_rate for f in frames}
+    keyframes = [f.pts / clock["video"] for f in frames if f.kind == "video" and f.keyframe]
+    boundary = keyframes[1]  # the first keyframe past the target duration
+
+    def arrival_order(f: EncodedFrame) -> float:
+        t = f.pts / clock[f.kind]
+        return t + (0.35 if f.kind == "video" and t >= boundary else 0.0)
+
+    late = sorted(frames, key=arrival_order)
+    segmenter, closed = await record(late, tmp_path, target_duration=boundary - 0.5)
+    assert segmenter.late_keyframes == 1
+    assert [info.ended_by for info in closed][:-1] == ["keyframe"] * (len(closed) - 1)
+    assert closed[0].duration == pytest.approx(keyframes[2], abs=0.021)  # the next keyframe
+    for before, after in itertools.pairwise(closed):
+        assert after.start_time - before.end_time == pytest.approx(0, abs=0.021)
+    assert sum(t.frames for info in closed for t in info.tracks) == len(frames)
+
+
 async def test_no_encoder_is_ever_created(
     source_webm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
