@@ -661,20 +661,19 @@ class Segmenter:
             if not accepted:
                 reason = "track_change" if startable else None
             elif writer.has_video:
-                # A keyframe later in arrival than frames of the other track placed after it
-                # (it came later than the reorder window: a big keyframe slow to encode or
-                # to arrive) cannot start a segment without the two overlapping in time: it
-                # stays in this one, and the next keyframe starts the next.
-                cut = frame.kind == "video" and frame.keyframe
-                if cut and entry_time < self._placed_until:
-                    cut = False
-                    if elapsed >= self.target_duration:
-                        self.late_keyframes += 1
-                if cut and elapsed >= self.target_duration:
+                due = elapsed >= self.target_duration
+                keyframe = frame.kind == "video" and frame.keyframe
+                # A keyframe placed after later frames of the other track (it came later than
+                # the reorder window: a big keyframe slow to encode or to arrive) cannot start
+                # a segment without the two overlapping in time: it stays in this one, and
+                # the next keyframe starts the next.
+                if due and keyframe and entry_time >= self._placed_until:
                     reason = "keyframe"
                 elif elapsed >= self.target_duration + self.keyframe_wait:
                     reason = "no_keyframe"
-                elif elapsed >= self.target_duration:
+                elif due:
+                    if keyframe:
+                        self.late_keyframes += 1
                     self._ask_keyframe(entry_time)
             elif elapsed >= self.target_duration:
                 reason = "duration"
