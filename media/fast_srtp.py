@@ -7,11 +7,15 @@ protect"/"srtp unprotect"). `LeanSession` is a pylibsrtp `Session` (same policy 
 libsrtp context, same errors) whose four per-packet methods keep the length cell and the
 context pointer and copy with one `memmove`. `install()` makes aiortc's DTLS transport create
 these instead (aiortc 1.16.0 builds its sessions as `rtcdtlstransport.Session(policy)`;
-media/compat.py checks the pin first).
+media/compat.py checks the pin first). It reads pylibsrtp's private members (pylibsrtp is not
+pinned), so `install()` first round-trips a packet through a pair of them; if that fails,
+aiortc keeps pylibsrtp's own Session and a warning says why.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 import pylibsrtp
@@ -58,12 +62,34 @@ class LeanSession(pylibsrtp.Session):
         return self._process(packet, _lib.srtp_unprotect_rtcp, 0)
 
 
-def install() -> None:
+logger = logging.getLogger(__name__)
+
+
+def works() -> bool:
+    """Whether LeanSession runs on the installed pylibsrtp: one packet protected and back."""
+    key = os.urandom(30)
+    packet = bytes([0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]) + bytes(100)
+    try:
+        sessions = [
+            LeanSession(pylibsrtp.Policy(key=key, ssrc_type=ssrc_type))
+            for ssrc_type in (pylibsrtp.Policy.SSRC_ANY_OUTBOUND, pylibsrtp.Policy.SSRC_ANY_INBOUND)
+        ]
+        return sessions[1].unprotect(sessions[0].protect(packet)) == packet
+    except Exception:
+        logger.warning("fast_srtp: not usable with this pylibsrtp", exc_info=True)
+        return False
+
+
+def install() -> bool:
+    """Make aiortc build LeanSessions, if they work here; returns whether it does."""
+    if not works():
+        return False
     rtcdtlstransport.Session = LeanSession  # type: ignore[misc]
+    return True
 
 
 def uninstall() -> None:
     rtcdtlstransport.Session = pylibsrtp.Session  # type: ignore[misc]
 
 
-__all__ = ["LeanSession", "install", "uninstall"]
+__all__ = ["LeanSession", "install", "uninstall", "works"]

@@ -90,3 +90,23 @@ def test_install_makes_aiortc_build_lean_sessions() -> None:
     finally:
         fast_srtp.install()
     assert rtcdtlstransport.Session is LeanSession
+
+
+def test_install_keeps_pylibsrtp_s_session_where_the_lean_one_fails(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A pylibsrtp whose private members moved: LeanSession cannot be built.
+    monkeypatch.setattr(LeanSession, "__init__", _raises_attribute_error)
+    fast_srtp.uninstall()
+    try:
+        assert fast_srtp.install() is False
+        assert rtcdtlstransport.Session is pylibsrtp.Session
+        assert "not usable" in caplog.text
+    finally:
+        monkeypatch.undo()
+        assert fast_srtp.install() is True
+    assert rtcdtlstransport.Session is LeanSession
+
+
+def _raises_attribute_error(self: LeanSession, policy: object = None) -> None:
+    raise AttributeError("'Session' object has no attribute '_srtp'")
