@@ -8,6 +8,9 @@ a `datagram_received` that tells SRTP from everything else by the first byte (RF
 without its coroutines (media/sync_receive.py), RTCP through aiortc's own handler
 (media/eager.py). STUN, DTLS and everything before the handshake take aiortc's path unchanged,
 and so does a relayed (TURN) candidate, whose datagrams arrive through its own protocol.
+
+Where the C core is built (media/core.py), RTP is unprotected by the transport's core Router,
+which also forwards it to the subscribers routed there before it is handled here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aiortc import RTCDtlsTransport, clock
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import is_rtcp
 
+from media import core
 from media.eager import run_now
 from media.sync_receive import receive_rtp
 
@@ -47,6 +51,8 @@ def install(transport: RTCDtlsTransport) -> int:
 
 
 def _direct(transport: RTCDtlsTransport, fallback: DatagramHandler) -> DatagramHandler:
+    router = core.router_of(transport)
+
     def datagram_received(data: Any, addr: tuple[Any, ...]) -> None:
         if (
             not data
@@ -60,11 +66,18 @@ def _direct(transport: RTCDtlsTransport, fallback: DatagramHandler) -> DatagramH
         state[RX_BYTES] += len(data)
         state[RX_PACKETS] += 1
         arrival_time_ms = clock.current_ms()
+        session = transport._rx_srtp
         try:
             if is_rtcp(data):
-                run_now(transport._handle_rtcp_data(transport._rx_srtp.unprotect_rtcp(data)))
+                run_now(transport._handle_rtcp_data(session.unprotect_rtcp(data)))
+            elif router is not None:
+                if router.session is not session:
+                    core.attach(router, session)
+                received = router.receive(data)
+                if received is not None:  # else rejected by SRTP: dropped, as aiortc does
+                    receive_rtp(transport, received[0], arrival_time_ms, received[1])
             else:
-                receive_rtp(transport, transport._rx_srtp.unprotect(data), arrival_time_ms)
+                receive_rtp(transport, session.unprotect(data), arrival_time_ms)
         except pylibsrtp.Error:
             pass  # as aiortc: a packet that fails authentication is dropped
         except Exception:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from aiortc import RTCDtlsTransport
 from aiortc.rtp import RtpPacket
 
 from media.frames import CodecInfo, EncodedFrame
@@ -51,6 +52,9 @@ class Publication:
         self.participant_id = participant_id
         self.kind = kind
         self.track_id = track_id
+        # The DTLS transport its packets arrive on (media/peer.py sets it): subscribers'
+        # forwarders are routed from its core Router (media/core.py).
+        self.transport: RTCDtlsTransport | None = None
         # The negotiated codec (from the SDP answer); the frames' own codec wins later.
         self.codec = codec
         # What arrived: counted from RTP packets once they flow through forward() (marker bits

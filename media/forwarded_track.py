@@ -55,7 +55,9 @@ class ForwardedTrack(MediaStreamTrack):
     def _start(self, sender: RTCRtpSender, parameters: RTCRtpSendParameters) -> None:
         if self.readyState != "live" or self._forwarder is not None:
             return
-        forwarder = RtpForwarder(sender, parameters, self.kind)
+        forwarder = RtpForwarder(
+            sender, parameters, self.kind, source_transport=self.publication.transport
+        )
         # NACKs from the subscriber are answered from the forwarder's history.
         sender._retransmit = forwarder.retransmit  # type: ignore[method-assign]
         self._forwarder = forwarder
@@ -79,3 +81,4 @@ class ForwardedTrack(MediaStreamTrack):
         self._ended.set()
         if self._forwarder is not None:
             self.publication.remove_forwarder(self._forwarder)
+            self._forwarder.close()

@@ -218,6 +218,7 @@ class ParticipantPeer:
             send_keyframe_request=tap.request_keyframe,
             keyframe_interval=self.keyframe_interval,
         )
+        publication.transport = transceiver.receiver.transport
         tap.on_packet = publication.forward
         publication.on_demand(tap.set_frames_wanted)
         if kind == "video":

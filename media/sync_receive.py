@@ -27,6 +27,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
 from media.compat import AiortcVersionError
+from media.core import SERIAL as CORE_SERIAL
 from media.eager import run_now
 
 # aiortc 1.16.0's private receiver state (media/compat.py pins the release).
@@ -64,14 +65,21 @@ STATE = (
 _rtx_mime: dict[str, bool] = {}
 
 
-def receive_rtp(transport: RTCDtlsTransport, data: bytes, arrival_time_ms: int) -> None:
-    """`RTCDtlsTransport._handle_rtp_data` for an unprotected RTP packet, without waiting."""
+def receive_rtp(
+    transport: RTCDtlsTransport, data: bytes, arrival_time_ms: int, serial: int = 0
+) -> None:
+    """`RTCDtlsTransport._handle_rtp_data` for an unprotected RTP packet, without waiting.
+
+    `serial`: the C core's number for a packet it already forwarded to some subscribers
+    (media/core.py), kept on the packet so that their forwarders skip it."""
     try:
         packet = RtpPacket.parse(data, transport._rtp_header_extensions_map)
     except (ValueError, struct.error):
         # aiortc drops what it cannot parse; an extension value of the wrong length raises
         # struct.error there, which must not log a traceback per packet either.
         return
+    if serial:
+        packet.__dict__[CORE_SERIAL] = serial
     receiver = transport._rtp_router.route_rtp(packet)
     if receiver is None:
         return
