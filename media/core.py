@@ -38,6 +38,7 @@ from pylibsrtp import _binding
 
 try:
     from media import _core
+    from media._core import Output, Router
 except ImportError:  # built optionally (pyproject.toml): no compiler, no module
     _core = None  # type: ignore[assignment]
 
@@ -76,6 +77,12 @@ def enabled() -> bool:
     if _enabled is None:
         _enabled = _decide()
     return _enabled
+
+
+def switch_off() -> None:
+    """Forward in Python from now on (the `forwarding_core` setting; before any session)."""
+    global _enabled
+    _enabled = False
 
 
 def _decide() -> bool:
@@ -117,24 +124,13 @@ def _round_trip() -> bool:
         sink.bind(("127.0.0.1", 0))
         sink.settimeout(1.0)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
-            output = _core.Output(
-                protect=_protect(),
-                context=_context(sending),
-                session=sending,
-                fd=os.dup(source.fileno()),
-                host="127.0.0.1",
-                port=sink.getsockname()[1],
-                ssrc=0x5EB5C,
-                payload_type=100,
-                mid_element=b"",
-                abs_send_time_id=0,
-                audio_level_id=0,
+            output = new_output(
+                sending, os.dup(source.fileno()), sink.getsockname(), ssrc=0x5EB5C, payload_type=100
             )
             output.follow(
                 source=7, payload_type=96, sequence_offset=9, timestamp_offset=5, audio_level_id=0
             )
-            router = _core.Router()
-            router.attach(receiving, _unprotect(), _context(receiving))
+            router = new_router(receiving)
             router.route(7, output)
             received = router.receive(publisher.protect(rtp))
             output.close()
@@ -145,51 +141,43 @@ def _round_trip() -> bool:
     return sent == expected
 
 
-def router_of(transport: RTCDtlsTransport) -> Any | None:
+def router_of(transport: RTCDtlsTransport) -> Router | None:
     """The Router of a publisher's transport (made on first use), or None without the core."""
     if not enabled():
         return None
-    router = transport.__dict__.get(_ROUTER)
+    router: Router | None = transport.__dict__.get(_ROUTER)
     if router is None:
         router = _core.Router()
         setattr(transport, _ROUTER, router)
     return router
 
 
-def attach(router: Any, session: pylibsrtp.Session) -> None:
+def attach(router: Router, session: pylibsrtp.Session) -> None:
     """Unprotect with `session` from now on (the transport's receiving session)."""
     router.attach(session, _unprotect(), _context(session))
 
 
-def output_for(
-    transport: RTCDtlsTransport,
+def new_output(
+    session: pylibsrtp.Session,
+    fd: int,
+    address: tuple[str, int],
     *,
     ssrc: int,
     payload_type: int,
-    mid_element: bytes,
-    abs_send_time_id: int | None,
-    audio_level_id: int | None,
-) -> Any | None:
-    """An Output sending on `transport`'s nominated pair, or None while it cannot (not
-    connected yet, or a relayed pair: those keep aiortc's own send path)."""
-    if transport._state is not State.CONNECTED or transport._tx_srtp is None:
-        return None
-    pair = transport.transport._connection._nominated.get(1)
-    if pair is None or type(pair.protocol) is not StunProtocol:
-        return None
-    sock = pair.protocol.transport.get_extra_info("socket")
-    if sock is None:
-        return None
-    host, port = pair.remote_addr[:2]
-    fd = os.dup(sock.fileno())
+    mid_element: bytes = b"",
+    abs_send_time_id: int | None = None,
+    audio_level_id: int | None = None,
+) -> Output:
+    """An Output protecting with `session` and sending to `address` on `fd`, which it owns
+    from now on (closed with it, or here if it cannot be made)."""
     try:
         return _core.Output(
             protect=_protect(),
-            context=_context(transport._tx_srtp),
-            session=transport._tx_srtp,
+            context=_context(session),
+            session=session,
             fd=fd,
-            host=host,
-            port=port,
+            host=address[0],
+            port=address[1],
             ssrc=ssrc,
             payload_type=payload_type,
             mid_element=mid_element,
@@ -201,4 +189,55 @@ def output_for(
         raise
 
 
-__all__ = ["ENVIRONMENT", "SERIAL", "attach", "enabled", "output_for", "router_of"]
+def output_for(
+    transport: RTCDtlsTransport,
+    *,
+    ssrc: int,
+    payload_type: int,
+    mid_element: bytes,
+    abs_send_time_id: int | None,
+    audio_level_id: int | None,
+) -> Output | None:
+    """An Output sending on `transport`'s nominated pair, or None while it cannot (not
+    connected yet, or a relayed pair: those keep aiortc's own send path)."""
+    if transport._state is not State.CONNECTED or transport._tx_srtp is None:
+        return None
+    pair = transport.transport._connection._nominated.get(1)
+    if pair is None or type(pair.protocol) is not StunProtocol:
+        return None
+    sock = pair.protocol.transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    host, port = pair.remote_addr[:2]
+    return new_output(
+        transport._tx_srtp,
+        os.dup(sock.fileno()),
+        (host, port),
+        ssrc=ssrc,
+        payload_type=payload_type,
+        mid_element=mid_element,
+        abs_send_time_id=abs_send_time_id,
+        audio_level_id=audio_level_id,
+    )
+
+
+def new_router(session: pylibsrtp.Session) -> Router:
+    """A Router unprotecting with `session` (tests; transports get theirs from router_of)."""
+    router = _core.Router()
+    attach(router, session)
+    return router
+
+
+__all__ = [
+    "ENVIRONMENT",
+    "SERIAL",
+    "Output",
+    "Router",
+    "attach",
+    "enabled",
+    "new_output",
+    "new_router",
+    "output_for",
+    "router_of",
+    "switch_off",
+]

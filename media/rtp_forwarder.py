@@ -146,7 +146,7 @@ class RtpForwarder:
             if source_transport is not None and self._transport is not None
             else None
         )
-        self._core: Any | None = None
+        self._core: core.Output | None = None
         self._synced = (0, 0, 0, 0)  # core counters already added: forwarded, octets, tx
         self._sync_timer: asyncio.TimerHandle | None = None
 
@@ -264,7 +264,7 @@ class RtpForwarder:
             self._follow(output, packet)
         return True
 
-    def _to_core(self, packet: RtpPacket) -> Any | None:
+    def _to_core(self, packet: RtpPacket) -> core.Output | None:
         """Move onto a core Output once the subscriber's transport is up (else None)."""
         transport = self._transport
         assert transport is not None and self._router is not None
@@ -292,7 +292,7 @@ class RtpForwarder:
         self._sync_timer = asyncio.get_running_loop().call_later(SYNC_INTERVAL, self._tick)
         return output
 
-    def _follow(self, output: Any, packet: RtpPacket) -> None:
+    def _follow(self, output: core.Output, packet: RtpPacket) -> None:
         source_transport = self._source_transport
         assert source_transport is not None and self._router is not None
         ids = getattr(source_transport._rtp_header_extensions_map, EXTENSION_IDS, None)
@@ -306,7 +306,7 @@ class RtpForwarder:
         )
         self._router.route(packet.ssrc, output)
 
-    def _copy_counters(self, output: Any) -> None:
+    def _copy_counters(self, output: core.Output) -> None:
         """Add what the core Output sent since the last copy where aiortc's sender (RTCP
         sender reports) and transport (getStats) read it."""
         forwarded, octets, tx_bytes, tx_packets = (

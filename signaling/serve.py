@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from media import core as media_core
 from notary.db import migrate
 from notary.roles import Role
 from recorder.keys import SigningKeyError
@@ -43,6 +44,8 @@ def serve(settings: Settings, local_s3: bool) -> int:
             migrate(settings.effective_database_url)
             demo = asyncio.run(accounts_cli.seed_demo_notary(settings))
             staff = asyncio.run(accounts_cli.seed_demo_staff(settings))
+        if not settings.forwarding_core:
+            media_core.switch_off()
         app = create_app(Platform.from_settings(settings))
         app.on_startup.append(warm_faces)
         _print_urls(settings, demo, staff)

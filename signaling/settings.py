@@ -75,6 +75,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    forwarding_core: bool = True
 
     @property
     def production(self) -> bool:
@@ -242,6 +243,12 @@ def _event_loop(name: str, raw: str) -> str:
     return raw
 
 
+def _switch(name: str, raw: str) -> bool:
+    if raw not in ("0", "1"):
+        raise SettingsError(f"{name}: expected 1 (on) or 0 (off), got {raw!r}")
+    return raw == "1"
+
+
 def _retention(name: str, raw: str) -> tuple[RetentionClass, ...]:
     try:
         return parse_retention_classes(raw)
@@ -325,6 +332,11 @@ VARIABLES: dict[str, tuple[Callable[[str, str], Any], str]] = {
         _event_loop,
         "`uvloop` (libuv: about 12 % less CPU per session at 10 sessions, docs/bench/README.md) or "
         "`asyncio` (the standard library's loop)",
+    ),
+    "forwarding_core": (
+        _switch,
+        "`1`: packets of started subscribers are forwarded by media/_core.c where it was built "
+        "(docs/media.md); `0`: in Python",
     ),
 }
 

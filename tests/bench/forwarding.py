@@ -194,12 +194,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-PASSED_SETTINGS = ("NOTARYLINK_EVENT_LOOP", "NOTARYLINK_FACE_ENCODER_PROCESSES")
+PASSED_SETTINGS = (
+    "NOTARYLINK_EVENT_LOOP",
+    "NOTARYLINK_FACE_ENCODER_PROCESSES",
+    "NOTARYLINK_FORWARDING_CORE",
+)
 
 
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
-    # NOTARYLINK_EVENT_LOOP and _FACE_ENCODER_PROCESSES pass: comparing the servers' event
-    # loops, or where face encodings run, is a bench's question.
+    # NOTARYLINK_EVENT_LOOP, _FACE_ENCODER_PROCESSES and _FORWARDING_CORE pass: comparing the
+    # servers' event loops, where face encodings run, or forwarding in C or Python, is a
+    # bench's question.
     env = {
         k: v
         for k, v in os.environ.items()

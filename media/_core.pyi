@@ -1,0 +1,58 @@
+"""Types of media/_core.c (the forwarding core); media/core.py is its Python side."""
+
+HISTORY_SIZE: int
+PACKET_CAPACITY: int
+
+def ntp_now() -> int: ...
+
+class Output:
+    forwarded: int
+    octets: int
+    transport_bytes: int
+    transport_packets: int
+    send_errors: int
+    protect_errors: int
+    last_serial: int
+    last_ntp: int
+    last_sequence: int
+    last_timestamp: int
+    closed: bool
+    def __init__(
+        self,
+        protect: int,
+        context: int,
+        session: object,
+        fd: int,
+        host: str,
+        port: int,
+        ssrc: int,
+        payload_type: int,
+        mid_element: bytes,
+        abs_send_time_id: int,
+        audio_level_id: int,
+    ) -> None: ...
+    def forward(
+        self, marker: int, sequence: int, timestamp: int, payload: bytes, audio_level: int, /
+    ) -> bool: ...
+    def send(self, data: bytes, /) -> bool: ...
+    def history(self, sequence: int, /) -> bytes | None: ...
+    def follow(
+        self,
+        source: int,
+        payload_type: int,
+        sequence_offset: int,
+        timestamp_offset: int,
+        audio_level_id: int,
+    ) -> None: ...
+    def close(self) -> None: ...
+
+class Router:
+    received: int
+    rejected: int
+    forwarded: int
+    route_count: int
+    session: object | None
+    def attach(self, session: object, unprotect: int, context: int, /) -> None: ...
+    def receive(self, packet: bytes, /) -> tuple[bytes, int] | None: ...
+    def route(self, ssrc: int, output: Output, /) -> None: ...
+    def unroute(self, output: Output, /) -> bool: ...
