@@ -4,7 +4,7 @@ transcoded, with taps for the recorder (encoded) and identity (decoded). See doc
 media/ never imports notary/ or signaling/.
 """
 
-from media import fast_clock, fast_rate, fast_remb, fast_rtp, fast_srtp, remb_throttle
+from media import fast_clock, fast_nack, fast_rate, fast_remb, fast_rtp, fast_srtp, remb_throttle
 from media.compat import AIORTC_VERSION, AiortcVersionError
 from media.decoded_tap import DecodedFrame, DecodedVideoTap
 from media.fanout import Publication
@@ -29,6 +29,8 @@ remb_throttle.install()
 fast_remb.install()
 # The same libsrtp sessions, called with fewer Python steps per packet (media/fast_srtp.py).
 fast_srtp.install()
+# The same NACKs without a walk over the missing numbers per packet (media/fast_nack.py).
+fast_nack.install()
 
 __all__ = [
     "AIORTC_VERSION",

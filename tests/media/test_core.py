@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import socket
 import struct
 import sys
+import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +39,10 @@ from media.rtp_forwarder import (
 from media.rtp_output import TX_PACKETS
 from tests.media.harness import Session, wait_for
 
-pytestmark = [
-    pytest.mark.unit,
-    pytest.mark.skipif(not core.enabled(), reason="media._core is not built or not usable here"),
-]
+pytestmark = pytest.mark.unit
+needs_core = pytest.mark.skipif(
+    not core.enabled(), reason="forwarding core switched off, not built or not usable here"
+)
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=120)
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=109)
@@ -223,6 +225,7 @@ def _abs_send_time_now() -> int:
     return (core._core.ntp_now() >> 14) & 0xFFFFFF
 
 
+@needs_core
 @pytest.mark.parametrize("kind", ["video", "audio"])
 def test_the_core_sends_what_the_python_forwarder_sends(rigs: Any, kind: str) -> None:
     rig = rigs(kind)
@@ -257,6 +260,7 @@ def test_the_core_sends_what_the_python_forwarder_sends(rigs: Any, kind: str) ->
     assert rig.output.last_sequence == RtpPacket.parse(sent, rig.subscriber_map).sequence_number
 
 
+@needs_core
 def test_padding_and_csrcs_are_dropped_as_python_drops_them(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
@@ -270,6 +274,7 @@ def test_padding_and_csrcs_are_dropped_as_python_drops_them(rigs: Any) -> None:
     assert RtpPacket.parse(sent, rig.subscriber_map).csrc == []
 
 
+@needs_core
 def test_srtp_is_pylibsrtp_s_and_what_it_rejects_is_dropped(rigs: Any) -> None:
     rig = rigs("audio")
     protected = rig.protect(_packet("audio", 0, b"x" * 50))
@@ -285,6 +290,7 @@ def test_srtp_is_pylibsrtp_s_and_what_it_rejects_is_dropped(rigs: Any) -> None:
         rig.router.receive(bytearray(protected))
 
 
+@needs_core
 def test_other_sources_and_payload_types_are_left_to_python(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
@@ -296,6 +302,7 @@ def test_other_sources_and_payload_types_are_left_to_python(rigs: Any) -> None:
     assert rig.received() is None and rig.output.forwarded == 0
 
 
+@needs_core
 def test_extensions_it_does_not_read_are_left_to_python(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
@@ -324,6 +331,7 @@ def test_extensions_it_does_not_read_are_left_to_python(rigs: Any) -> None:
     assert RtpPacket.parse(sent, rig.subscriber_map).extensions.audio_level == (True, 0x1A)
 
 
+@needs_core
 def test_the_history_answers_nacks_and_raw_packets_go_out_as_they_are(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
@@ -352,6 +360,7 @@ def test_the_history_answers_nacks_and_raw_packets_go_out_as_they_are(rigs: Any)
         rig.output.send(bytes(1501))
 
 
+@needs_core
 def test_a_closed_output_sends_nothing_and_says_so(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
@@ -364,6 +373,7 @@ def test_a_closed_output_sends_nothing_and_says_so(rigs: Any) -> None:
     assert not rig.output.forward(True, 2, 1920, b"late", -1)
 
 
+@needs_core
 def test_a_packet_s_serial_names_the_outputs_that_sent_it(rigs: Any) -> None:
     rig, other = rigs("audio"), rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
@@ -374,6 +384,7 @@ def test_a_packet_s_serial_names_the_outputs_that_sent_it(rigs: Any) -> None:
     assert other.output.last_serial == 0
 
 
+@needs_core
 def test_routes_hold_their_outputs_and_are_bounded(rigs: Any) -> None:
     rig = rigs("audio")
     output = rig.output
@@ -403,6 +414,7 @@ class _Spare:
         )
 
 
+@needs_core
 def test_bad_output_parameters_are_refused_and_the_socket_closed() -> None:
     sending, _ = _srtp_pair()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -419,6 +431,7 @@ def test_bad_output_parameters_are_refused_and_the_socket_closed() -> None:
                 os.fstat(fd)  # closed by new_output
 
 
+@needs_core
 def test_ipv6_addresses_are_sent_to(rigs: Any) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 here")
@@ -442,6 +455,7 @@ def test_ipv6_addresses_are_sent_to(rigs: Any) -> None:
     assert sent == struct.pack("!BBHII", 0x80, 96, 1, 2, 5) + b"six"
 
 
+@needs_core
 def test_random_packets_never_differ_from_python_where_both_forward(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
@@ -479,6 +493,7 @@ def test_random_packets_never_differ_from_python_where_both_forward(rigs: Any) -
     assert both > 300
 
 
+@needs_core
 def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(core.ENVIRONMENT, "0")
     assert not core._decide()
@@ -490,6 +505,7 @@ def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert core.router_of(object()) is None  # type: ignore[arg-type]
 
 
+@needs_core
 async def test_a_live_subscriber_is_forwarded_by_the_core_with_its_sender_s_counts(
     session: Session, webm: Path
 ) -> None:
@@ -528,3 +544,11 @@ async def test_a_live_subscriber_is_forwarded_by_the_core_with_its_sender_s_coun
         viewer.peer.unsubscribe(publication)
     assert sum(r.route_count for r in routers) == before - 2
     assert not any(t.forwarder.in_core for t in tracks.values() if t.forwarder is not None)
+
+
+def test_the_core_is_built_where_there_is_a_compiler() -> None:
+    # pyproject.toml builds it optionally: a broken build must not pass unnoticed here.
+    compiler = sysconfig.get_config_var("CC") or "cc"
+    if shutil.which(compiler.split()[0]) is None:
+        pytest.skip(f"no C compiler ({compiler}): media/ forwards in Python")
+    assert core._core is not None, "media/_core.c did not build: run `make install`"
