@@ -287,8 +287,14 @@ class RtpForwarder:
             return None
         output.last_sequence = self._last_sequence
         output.last_timestamp = self._last_timestamp
+        try:
+            self._follow(output, packet)
+        except OverflowError:  # the publisher's transport has as many routes as it takes
+            logger.warning("forwarding core: no route left for %s: forwarding in Python", self)
+            output.close()
+            self._router = None
+            return None
         self._core = output
-        self._follow(output, packet)
         self._sync_timer = asyncio.get_running_loop().call_later(SYNC_INTERVAL, self._tick)
         return output
 
