@@ -227,7 +227,7 @@ def _abs_send_time_now() -> int:
 
 @needs_core
 @pytest.mark.parametrize("kind", ["video", "audio"])
-def test_the_core_sends_what_the_python_forwarder_sends(rigs: Any, kind: str) -> None:
+async def test_the_core_sends_what_the_python_forwarder_sends(rigs: Any, kind: str) -> None:
     rig = rigs(kind)
     first = b"\x10\x00first" if kind == "video" else b"first"
     rig.start(_packet(kind, 0, first))
@@ -261,7 +261,7 @@ def test_the_core_sends_what_the_python_forwarder_sends(rigs: Any, kind: str) ->
 
 
 @needs_core
-def test_padding_and_csrcs_are_dropped_as_python_drops_them(rigs: Any) -> None:
+async def test_padding_and_csrcs_are_dropped_as_python_drops_them(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
     packet = _packet("audio", 1, b"padded", csrc=[11, 12], padding_size=7)
@@ -275,7 +275,7 @@ def test_padding_and_csrcs_are_dropped_as_python_drops_them(rigs: Any) -> None:
 
 
 @needs_core
-def test_srtp_is_pylibsrtp_s_and_what_it_rejects_is_dropped(rigs: Any) -> None:
+async def test_srtp_is_pylibsrtp_s_and_what_it_rejects_is_dropped(rigs: Any) -> None:
     rig = rigs("audio")
     protected = rig.protect(_packet("audio", 0, b"x" * 50))
     tampered = protected[:-1] + bytes([protected[-1] ^ 1])
@@ -291,7 +291,7 @@ def test_srtp_is_pylibsrtp_s_and_what_it_rejects_is_dropped(rigs: Any) -> None:
 
 
 @needs_core
-def test_other_sources_and_payload_types_are_left_to_python(rigs: Any) -> None:
+async def test_other_sources_and_payload_types_are_left_to_python(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
     for packet in (
@@ -303,7 +303,7 @@ def test_other_sources_and_payload_types_are_left_to_python(rigs: Any) -> None:
 
 
 @needs_core
-def test_extensions_it_does_not_read_are_left_to_python(rigs: Any) -> None:
+async def test_extensions_it_does_not_read_are_left_to_python(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
     unread = [
@@ -332,7 +332,7 @@ def test_extensions_it_does_not_read_are_left_to_python(rigs: Any) -> None:
 
 
 @needs_core
-def test_the_history_answers_nacks_and_raw_packets_go_out_as_they_are(rigs: Any) -> None:
+async def test_the_history_answers_nacks_and_raw_packets_go_out_as_they_are(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
     for index in range(1, 200):
@@ -361,7 +361,7 @@ def test_the_history_answers_nacks_and_raw_packets_go_out_as_they_are(rigs: Any)
 
 
 @needs_core
-def test_a_closed_output_sends_nothing_and_says_so(rigs: Any) -> None:
+async def test_a_closed_output_sends_nothing_and_says_so(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
     rig.output.close()
@@ -374,7 +374,7 @@ def test_a_closed_output_sends_nothing_and_says_so(rigs: Any) -> None:
 
 
 @needs_core
-def test_a_packet_s_serial_names_the_outputs_that_sent_it(rigs: Any) -> None:
+async def test_a_packet_s_serial_names_the_outputs_that_sent_it(rigs: Any) -> None:
     rig, other = rigs("audio"), rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
     rig.router.route(SOURCE + 1, other.output)
@@ -385,7 +385,7 @@ def test_a_packet_s_serial_names_the_outputs_that_sent_it(rigs: Any) -> None:
 
 
 @needs_core
-def test_routes_hold_their_outputs_and_are_bounded(rigs: Any) -> None:
+async def test_routes_hold_their_outputs_and_are_bounded(rigs: Any) -> None:
     rig = rigs("audio")
     output = rig.output
     references = sys.getrefcount(output)
@@ -432,7 +432,7 @@ def test_bad_output_parameters_are_refused_and_the_socket_closed() -> None:
 
 
 @needs_core
-def test_ipv6_addresses_are_sent_to(rigs: Any) -> None:
+def test_ipv6_addresses_are_sent_to() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 here")
     sending, subscriber = _srtp_pair()
@@ -456,7 +456,7 @@ def test_ipv6_addresses_are_sent_to(rigs: Any) -> None:
 
 
 @needs_core
-def test_random_packets_never_differ_from_python_where_both_forward(rigs: Any) -> None:
+async def test_random_packets_never_differ_from_python_where_both_forward(rigs: Any) -> None:
     rig = rigs("audio")
     rig.start(_packet("audio", 0, b"first"))
     chance = random.Random(8)
