@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import socket
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,7 @@ from aiortc.rtp import RtpPacket
 from media import core, fast_nack
 from media.fast_srtp import LeanSession
 from media.rtp_forwarder import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI, RtpForwarder
-from tests.bench.paced_source import EncodedFile
-from tests.bench.packet_costs import SRTP_KEY, Wire, _extensions, _ns, _srtp, wire
-from tests.bench.source import make_source_webm, media_duration
+from tests.bench.packet_costs import SRTP_KEY, Wire, _extensions, _ns, _srtp, source_wires
 
 SUBSCRIBER_KEY = bytes(reversed(SRTP_KEY))
 SUBSCRIBER_CODECS = {
@@ -159,11 +156,7 @@ def nack(stream: Wire) -> dict[str, Callable[[], None]]:
 def run(source_path: Path | None = None, repeat: int = 5) -> dict[str, Any]:
     if not core.enabled():
         raise RuntimeError("media._core is not built or switched off: nothing to compare")
-    with tempfile.TemporaryDirectory() as work:
-        path = source_path or make_source_webm(Path(work) / "source.webm", seconds=10)
-        seconds = media_duration(path)
-        source = EncodedFile(path, seconds)
-        streams = [wire(source, "video"), wire(source, "audio")]
+    streams, seconds = source_wires(source_path)
     packets = sum(len(s.datagrams) for s in streams)
     with (
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink,

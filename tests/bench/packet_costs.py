@@ -358,12 +358,18 @@ def report(results: dict[str, dict[str, float]], packets: int, seconds: float) -
     }
 
 
-def run(source_path: Path | None = None, repeat: int = 5) -> dict[str, Any]:
+def source_wires(source_path: Path | None = None) -> tuple[list[Wire], float]:
+    """The video and audio of `source_path` (default: the generated 10 s source) as a
+    publisher sends them, and the source's length in seconds."""
     with tempfile.TemporaryDirectory() as work:
         path = source_path or make_source_webm(Path(work) / "source.webm", seconds=10)
         seconds = media_duration(path)
         source = EncodedFile(path, seconds)
-        streams = [wire(source, "video"), wire(source, "audio")]
+        return [wire(source, "video"), wire(source, "audio")], seconds
+
+
+def run(source_path: Path | None = None, repeat: int = 5) -> dict[str, Any]:
+    streams, seconds = source_wires(source_path)
     packets = sum(len(s.datagrams) for s in streams)
     return report(measure(streams, repeat), packets, seconds)
 

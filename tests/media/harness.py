@@ -75,6 +75,23 @@ def make_webm(path: Path, seconds: int = MEDIA_SECONDS, bit_rate: int = 300_000)
     return path
 
 
+class ConnectedTransport:
+    """Stands in for a sender's DTLS transport where only its state is read."""
+
+    state = "connected"
+
+
+class CapturingOutput:
+    """Stands in for a forwarder's RtpOutput: keeps what would have been sent, before SRTP."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> bool:
+        self.sent.append(data)
+        return True
+
+
 def rtc_configuration() -> RTCConfiguration:
     # No ICE servers: aiortc would otherwise try a public STUN server. max-bundle: with
     # aiortc's default a transceiver added before the first answer never connects.

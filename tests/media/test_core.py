@@ -37,7 +37,7 @@ from media.rtp_forwarder import (
     RtpForwarder,
 )
 from media.rtp_output import TX_PACKETS
-from tests.media.harness import Session, wait_for
+from tests.media.harness import CapturingOutput, ConnectedTransport, Session, wait_for
 
 pytestmark = pytest.mark.unit
 needs_core = pytest.mark.skipif(
@@ -56,21 +56,6 @@ PUBLISHER_EXTENSIONS = [
     RTCRtpHeaderExtensionParameters(id=2, uri=ABS_SEND_TIME_URI),
     RTCRtpHeaderExtensionParameters(id=1, uri=AUDIO_LEVEL_URI),
 ]
-
-
-class _Transport:
-    state = "connected"
-
-
-class _Capture:
-    """The Python forwarder's output: what it would have sent, before SRTP."""
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def send(self, data: bytes) -> bool:
-        self.sent.append(data)
-        return True
 
 
 def _srtp_pair() -> tuple[pylibsrtp.Session, pylibsrtp.Session]:
@@ -93,7 +78,7 @@ class Rig:
     subscriber: pylibsrtp.Session
     sink: socket.socket
     forwarder: RtpForwarder
-    capture: _Capture
+    capture: CapturingOutput
     publisher_map: HeaderExtensionsMap
     subscriber_map: HeaderExtensionsMap
 
@@ -140,8 +125,8 @@ def rigs() -> Iterator[Any]:
         parameters = RTCRtpSendParameters(
             codecs=[codec], headerExtensions=extensions, muxId="7", rtcp=RTCRtcpParameters()
         )
-        capture = _Capture()
-        sender = RTCRtpSender(kind, _Transport())  # type: ignore[arg-type]
+        capture = CapturingOutput()
+        sender = RTCRtpSender(kind, ConnectedTransport())  # type: ignore[arg-type]
         forwarder = RtpForwarder(sender, parameters, kind, output=capture)  # type: ignore[arg-type]
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sink.bind(("127.0.0.1", 0))

@@ -29,6 +29,7 @@ from media.rtp_forwarder import (
     RtpForwarder,
     one_byte_extensions,
 )
+from tests.media.harness import CapturingOutput, ConnectedTransport
 
 pytestmark = pytest.mark.unit
 
@@ -37,19 +38,6 @@ RTX = RTCRtpCodecParameters(
     mimeType="video/rtx", clockRate=90000, payloadType=121, parameters={"apt": 120}
 )
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=109)
-
-
-class _Transport:
-    state = "connected"
-
-
-class _Output:
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def send(self, data: bytes) -> bool:
-        self.sent.append(data)
-        return True
 
 
 def _parameters(codecs: list[RTCRtpCodecParameters], kind: str) -> RTCRtpSendParameters:
@@ -66,10 +54,10 @@ def _parameters(codecs: list[RTCRtpCodecParameters], kind: str) -> RTCRtpSendPar
 
 def _forwarder(
     kind: str = "video", codecs: list[RTCRtpCodecParameters] | None = None
-) -> tuple[RtpForwarder, _Output, RTCRtpSender, HeaderExtensionsMap]:
+) -> tuple[RtpForwarder, CapturingOutput, RTCRtpSender, HeaderExtensionsMap]:
     parameters = _parameters(codecs or ([VP8, RTX] if kind == "video" else [OPUS]), kind)
-    sender = RTCRtpSender(kind, _Transport())  # type: ignore[arg-type]
-    output = _Output()
+    sender = RTCRtpSender(kind, ConnectedTransport())  # type: ignore[arg-type]
+    output = CapturingOutput()
     forwarder = RtpForwarder(sender, parameters, kind, output=output)  # type: ignore[arg-type]
     extensions = HeaderExtensionsMap()
     extensions.configure(parameters)
