@@ -46,6 +46,8 @@ def serve(settings: Settings, local_s3: bool) -> int:
             staff = asyncio.run(accounts_cli.seed_demo_staff(settings))
         if not settings.forwarding_core:
             media_core.switch_off()
+        # Decided now rather than at the first session: the check sends a packet on loopback.
+        media_core.enabled()
         app = create_app(Platform.from_settings(settings))
         app.on_startup.append(warm_faces)
         _print_urls(settings, demo, staff)
