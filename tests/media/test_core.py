@@ -31,6 +31,7 @@ from media import core
 from media.rtp_forwarder import (
     ABS_SEND_TIME_URI,
     AUDIO_LEVEL_URI,
+    HISTORY_SIZE,
     MID_URI,
     SENDER_PACKET_COUNT,
     SYNC_INTERVAL,
@@ -326,8 +327,10 @@ async def test_the_history_answers_nacks_and_raw_packets_go_out_as_they_are(rigs
     assert all(sent) and rig.received() is None
     last = RtpPacket.parse(sent[-1], rig.subscriber_map).sequence_number  # type: ignore[arg-type]
     assert rig.output.history(last) == sent[-1]
-    assert rig.output.history((last - 127) & 0xFFFF) == sent[-128]
-    assert rig.output.history((last - 128) & 0xFFFF) is None  # out of the history
+    # The same window as the Python forwarder's (NACKs answered as aiortc's sender would).
+    assert core._core.HISTORY_SIZE == HISTORY_SIZE
+    assert rig.output.history((last - HISTORY_SIZE + 1) & 0xFFFF) == sent[-HISTORY_SIZE]
+    assert rig.output.history((last - HISTORY_SIZE) & 0xFFFF) is None  # out of the history
     assert rig.output.history((last + 1) & 0xFFFF) is None  # never sent
     with pytest.raises(ValueError):
         rig.output.history(70000)
