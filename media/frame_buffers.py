@@ -21,6 +21,11 @@ added, against Janus's 1-2 ms).
 
 The buffers keep aiortc's storage, sequence-number handling and loss rules (they subclass it);
 `install()` swaps one receiver's buffer for the matching one, moving what it already holds.
+
+Where media/_frames.c is built and the C core is on (media/core.py), `install()` gives the
+receiver that module's `FrameBuffer` instead: these same rules and the depayload in C, one call
+per packet (media/sync_receive.py calls it with the depayload to do). The classes here stay its
+reference (tests/media/test_frames_core.py compares them on the same packets).
 """
 
 from __future__ import annotations
@@ -31,6 +36,13 @@ from typing import Any
 from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
+
+from media import core
+
+try:
+    from media._frames import FrameBuffer
+except ImportError:  # built optionally (pyproject.toml), as the forwarding core
+    FrameBuffer = None  # type: ignore[assignment,misc]
 
 # aiortc 1.16.0's private attributes (media/compat.py checks the pinned version).
 RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
@@ -147,16 +159,38 @@ class AudioFrameBuffer(_Draining):
         return JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 
 
-def install(receiver: RTCRtpReceiver, kind: str) -> VideoFrameBuffer | AudioFrameBuffer:
+Buffer = VideoFrameBuffer | AudioFrameBuffer | FrameBuffer
+
+
+def in_c() -> bool:
+    """Whether `install()` gives receivers the C buffer (built, and the core not off)."""
+    import os
+
+    return FrameBuffer is not None and core.enabled() and os.environ.get("NL_AB_FRAMES") != "0"
+
+
+def install(receiver: RTCRtpReceiver, kind: str) -> Buffer:
     """Give one receiver the low-latency buffer of its kind, keeping any packets it holds."""
-    old: JitterBuffer = getattr(receiver, RECEIVER_JITTER_BUFFER)
-    if isinstance(old, VideoFrameBuffer | AudioFrameBuffer):
-        return old
+    old: JitterBuffer | Buffer = getattr(receiver, RECEIVER_JITTER_BUFFER)
+    if isinstance(old, VideoFrameBuffer | AudioFrameBuffer) or not isinstance(old, JitterBuffer):
+        return old  # installed already
     video = kind == "video"
-    new = (VideoFrameBuffer if video else AudioFrameBuffer)(
-        capacity=old.capacity, prefetch=0, is_video=video
-    )
-    new._origin = old._origin
-    new._packets = old._packets
+    new: Buffer
+    if in_c():
+        new = FrameBuffer(capacity=old.capacity, video=video, frame_type=JitterFrame)
+        if old._origin is not None:
+            # aiortc depayloaded what it stored (packet._data).
+            held = [
+                (p.sequence_number, p.timestamp, p.marker, p._data)  # type: ignore[attr-defined]
+                for p in old._packets
+                if p is not None
+            ]
+            new.load(old._origin, held)
+    else:
+        new = (VideoFrameBuffer if video else AudioFrameBuffer)(
+            capacity=old.capacity, prefetch=0, is_video=video
+        )
+        new._origin = old._origin
+        new._packets = old._packets
     setattr(receiver, RECEIVER_JITTER_BUFFER, new)
     return new

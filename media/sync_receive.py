@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 
-from aiortc import RTCDtlsTransport, RTCRtpReceiver, clock
+from aiortc import RTCDtlsTransport, RTCRtpCodecParameters, RTCRtpReceiver, clock
 from aiortc.codecs import depayload, is_rtx
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
@@ -29,6 +29,12 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, 
 from media.compat import AiortcVersionError
 from media.core import SERIAL as CORE_SERIAL
 from media.eager import run_now
+from media.frame_buffers import FrameBuffer
+
+try:
+    from media._frames import DEPAYLOAD_AS_IS, DEPAYLOAD_DONE, DEPAYLOAD_VP8
+except ImportError:  # not built: FrameBuffer is None, never asked
+    DEPAYLOAD_AS_IS, DEPAYLOAD_VP8, DEPAYLOAD_DONE = 0, 1, 2
 
 # aiortc 1.16.0's private receiver state (media/compat.py pins the release).
 _P = "_RTCRtpReceiver__"
@@ -63,6 +69,14 @@ STATE = (
 
 # Mime type -> whether it is RTX (aiortc's is_rtx splits the mime type on every packet).
 _rtx_mime: dict[str, bool] = {}
+# Mime type -> how the C buffer depayloads it: VP8 there, H.264 here (aiortc's depayload),
+# everything else (Opus) as it is, as aiortc's depayload() decides by the codec's name.
+_depayload_mime: dict[str, int] = {}
+
+
+def _depayload_in_c(codec: RTCRtpCodecParameters) -> int:
+    name = codec.name
+    return DEPAYLOAD_VP8 if name == "VP8" else DEPAYLOAD_DONE if name == "H264" else DEPAYLOAD_AS_IS
 
 
 def receive_rtp(
@@ -143,12 +157,23 @@ def handle_rtp_packet(receiver: RTCRtpReceiver, packet: RtpPacket, arrival_time_
         run_now(receiver._send_rtcp_nack(packet.ssrc, sorted(nack_generator.missing)))
 
     jitter_buffer = state[JITTER_BUFFER]
-    if getattr(jitter_buffer, "frames_wanted", True):
+    if type(jitter_buffer) is FrameBuffer:  # media/_frames.c depayloads and assembles
+        how = _depayload_mime.get(codec.mimeType)
+        if how is None:
+            how = _depayload_mime[codec.mimeType] = _depayload_in_c(codec)
         try:
-            packet._data = depayload(codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+            if how == DEPAYLOAD_DONE and jitter_buffer.frames_wanted:
+                packet._data = depayload(codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+            pli_flag, encoded_frame = jitter_buffer.add(packet, how)
         except ValueError:
             return
-    pli_flag, encoded_frame = jitter_buffer.add(packet)
+    else:
+        if getattr(jitter_buffer, "frames_wanted", True):
+            try:
+                packet._data = depayload(codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+            except ValueError:
+                return
+        pli_flag, encoded_frame = jitter_buffer.add(packet)
 
     decoder_error = state[DECODER_ERROR]
     if decoder_error.is_set():

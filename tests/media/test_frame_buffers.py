@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import shutil
 
+import pytest
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
@@ -115,12 +117,18 @@ def test_audio_packets_leave_as_they_arrive() -> None:
     assert next(index for index, frame in aiortc if frame is not None) == 4
 
 
-def test_install_keeps_what_the_receivers_buffer_holds() -> None:
+@pytest.mark.parametrize("in_c", [False, True], ids=["python", "c"])
+def test_install_keeps_what_the_receivers_buffer_holds(
+    in_c: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Receiver:  # just the private attribute install() works on
         pass
 
-    from media import frame_buffers
+    from media import core, frame_buffers
 
+    if in_c and frame_buffers.FrameBuffer is None:
+        pytest.skip("media/_frames.c is not built here")
+    monkeypatch.setattr(core, "_enabled", in_c)
     receiver = Receiver()
     old = JitterBuffer(capacity=128, is_video=True)
     packets = _video_stream(2, seed=4, first_seq=10)
@@ -130,8 +138,10 @@ def test_install_keeps_what_the_receivers_buffer_holds() -> None:
     setattr(receiver, frame_buffers.RECEIVER_JITTER_BUFFER, old)
     frame_buffers.install(receiver, "video")  # type: ignore[arg-type]
     new = getattr(receiver, frame_buffers.RECEIVER_JITTER_BUFFER)
-    assert isinstance(new, VideoFrameBuffer) and new.capacity == 128
-    _, frame = new.add(first_frame[-1])
+    expected = frame_buffers.FrameBuffer if in_c else VideoFrameBuffer
+    assert isinstance(new, expected) and new.capacity == 128
+    assert frame_buffers.install(receiver, "video") is new  # type: ignore[arg-type]  # once
+    _, frame = new.add(first_frame[-1])  # as aiortc's own path adds: depayloaded already
     assert isinstance(frame, JitterFrame)
     assert frame.data == b"".join(p._data for p in first_frame)  # type: ignore[attr-defined]
 
@@ -218,3 +228,12 @@ def _feed_draining(buffer: VideoFrameBuffer, packets: list[RtpPacket]) -> list[t
             for each in [frame, *buffer.ready_frames()]:
                 out.append((index, (each.timestamp, each.data)))
     return out
+
+
+def test_the_c_buffer_is_built_where_there_is_a_compiler() -> None:
+    # media/_frames.c is built optionally; where a compiler exists a failed build is a defect.
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler on this machine")
+    from media import frame_buffers
+
+    assert frame_buffers.FrameBuffer is not None
