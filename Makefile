@@ -16,9 +16,10 @@ install: $(STAMP)
 
 # One step per trap in ../shared/SETUP-NOTES.md: setuptools<82 before anything imports
 # face_recognition, and face_recognition itself without its `dlib` (source-only) dependency.
-# The editable install also compiles media/_core.c (the forwarding core) and media/_frames.c
-# (the frame-assembling receive buffer) in place.
-$(STAMP): pyproject.toml media/_core.c media/_frames.c
+# The editable install also compiles media/_core.c (the forwarding core), media/_frames.c
+# (the frame-assembling receive buffer), media/_rtp.c (the RTP parse) and media/_remb.c (the
+# receive-side bandwidth estimator) in place.
+$(STAMP): pyproject.toml media/_core.c media/_frames.c media/_rtp.c media/_remb.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip 'setuptools<82' wheel
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'

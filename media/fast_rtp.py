@@ -20,6 +20,11 @@ errors are aiortc's exactly: same type, same message, same precedence. Two-byte 
 unknown profiles are unpacked by aiortc's `unpack_header_extensions`, then decoded by the
 table. tests/media/test_fast_rtp.py runs both side by side. `install()` replaces the methods on
 aiortc's classes (`configure` too, to build the table); media/compat.py checks the pin first.
+
+Where media/_rtp.c is built, `parse` first gives the packet to its C `parse`, which does what
+`parse_python` does for well-formed packets with no extension block or a one-byte one, through
+the same table (as 256 bytes); for anything else it answers None and `parse_python` runs.
+tests/media/test_rtp_core.py compares the two.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ from collections.abc import Callable
 
 from aiortc import rtp
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unpack_header_extensions
+
+try:
+    from media import _rtp
+except ImportError:  # built optionally (pyproject.toml), as the forwarding core
+    _rtp = None  # type: ignore[assignment]
+else:
+    _rtp.setup(RtpPacket, HeaderExtensions)
 
 # aiortc's own functions, for side-by-side tests, measurements, and the malformed-input path.
 ORIGINAL_PARSE: Callable[..., RtpPacket] = RtpPacket.parse.__func__  # type: ignore[attr-defined]
@@ -43,6 +55,7 @@ DEFAULT_MAP: HeaderExtensionsMap = (
 
 IDS = "_HeaderExtensionsMap__ids"  # the map's configured ids (a HeaderExtensions of ints)
 TABLES = "_fast_rtp_tables"  # our tables, stored on the map by configure()
+BYTE_TABLE = "_fast_rtp_byte_table"  # the table by byte as 256 bytes, for media._rtp
 
 HEADER = struct.Struct("!BBHLL")
 EXTENSION_HEADER = struct.Struct("!HH")
@@ -91,6 +104,7 @@ def build_tables(extensions_map: HeaderExtensionsMap) -> Tables:
         by_byte.append(field if valid else INVALID)
     tables = (by_id, by_byte)
     setattr(extensions_map, TABLES, tables)
+    setattr(extensions_map, BYTE_TABLE, bytes(by_byte))
     return tables
 
 
@@ -216,6 +230,26 @@ def configure(self: HeaderExtensionsMap, parameters: rtp.RTCRtpParameters) -> No
 def parse(
     cls: type[RtpPacket], data: bytes, extensions_map: HeaderExtensionsMap = DEFAULT_MAP
 ) -> RtpPacket:
+    if (
+        _rtp is not None
+        and type(data) is bytes
+        and cls is RtpPacket
+        and type(extensions_map) is HeaderExtensionsMap
+    ):
+        table = extensions_map.__dict__.get(BYTE_TABLE)
+        if table is None:  # a map configured before install(), as in _tables()
+            build_tables(extensions_map)
+            table = extensions_map.__dict__[BYTE_TABLE]
+        packet = _rtp.parse(data, table)
+        if packet is not None:
+            return packet
+    return parse_python(cls, data, extensions_map)
+
+
+def parse_python(
+    cls: type[RtpPacket], data: bytes, extensions_map: HeaderExtensionsMap = DEFAULT_MAP
+) -> RtpPacket:
+    """`parse` without media._rtp: the reference of its C code, and where it answers None."""
     size = len(data)
     if (
         size < 12

@@ -164,9 +164,7 @@ Buffer = VideoFrameBuffer | AudioFrameBuffer | FrameBuffer
 
 def in_c() -> bool:
     """Whether `install()` gives receivers the C buffer (built, and the core not off)."""
-    import os
-
-    return FrameBuffer is not None and core.enabled() and os.environ.get("NL_AB_FRAMES") != "0"
+    return FrameBuffer is not None and core.enabled()
 
 
 def install(receiver: RTCRtpReceiver, kind: str) -> Buffer:

@@ -113,12 +113,9 @@ def handle_rtp_packet(receiver: RTCRtpReceiver, packet: RtpPacket, arrival_time_
     if estimator is not None:
         abs_send_time = packet.extensions.abs_send_time
         if abs_send_time is not None:
-            remb = estimator.add(
-                abs_send_time=abs_send_time,
-                arrival_time_ms=arrival_time_ms,
-                payload_size=len(packet.payload) + packet.padding_size,
-                ssrc=packet.ssrc,
-            )
+            # Positional (every estimator here has aiortc's order): keywords cost a C one more.
+            size = len(packet.payload) + packet.padding_size
+            remb = estimator.add(arrival_time_ms, abs_send_time, size, packet.ssrc)
             rtcp_ssrc = state[RTCP_SSRC]
             if rtcp_ssrc is not None and remb is not None:
                 feedback = RtcpPsfbPacket(

@@ -4,6 +4,7 @@ SRTP as pylibsrtp, what it leaves to Python, history, routes and the switch."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import random
 import shutil
@@ -534,9 +535,14 @@ async def test_a_live_subscriber_is_forwarded_by_the_core_with_its_sender_s_coun
     assert not any(t.forwarder.in_core for t in tracks.values() if t.forwarder is not None)
 
 
-def test_the_core_is_built_where_there_is_a_compiler() -> None:
-    # pyproject.toml builds it optionally: a broken build must not pass unnoticed here.
+@pytest.mark.parametrize("module", ["_core", "_frames", "_rtp", "_remb"])
+def test_the_core_is_built_where_there_is_a_compiler(module: str) -> None:
+    # pyproject.toml builds media/'s C modules optionally: a broken build must not pass
+    # unnoticed here (their own tests skip without them).
     compiler = sysconfig.get_config_var("CC") or "cc"
     if shutil.which(compiler.split()[0]) is None:
-        pytest.skip(f"no C compiler ({compiler}): media/ forwards in Python")
-    assert core._core is not None, "media/_core.c did not build: run `make install`"
+        pytest.skip(f"no C compiler ({compiler}): media/ runs in Python")
+    try:
+        importlib.import_module(f"media.{module}")
+    except ImportError as error:
+        pytest.fail(f"media/{module}.c did not build: run `make install` ({error})")

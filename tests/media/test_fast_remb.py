@@ -13,7 +13,7 @@ from aiortc import rate, rtcrtpreceiver
 from aiortc.rate import OveruseEstimator, RateCounter, RemoteBitrateEstimator
 
 import media  # noqa: F401  (installs fast_rate, the throttle and this, as the server runs)
-from media import fast_rate, fast_remb, remb_throttle
+from media import core, fast_rate, fast_remb, remb_throttle
 
 pytestmark = pytest.mark.unit
 
@@ -471,14 +471,23 @@ def test_importing_media_installs_it() -> None:
 
 
 @pytest.mark.usefixtures("installed")
-def test_install_gives_receivers_the_fast_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert RemoteBitrateEstimator.add is remb_throttle.add  # media installed the throttle
-    assert (
-        type(rtcrtpreceiver.RemoteBitrateEstimator()) is fast_remb.ThrottledRemoteBitrateEstimator
+@pytest.mark.parametrize("in_c", [False, True], ids=["python", "c"])
+def test_install_gives_receivers_the_fast_estimator(
+    in_c: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if in_c and fast_remb._remb is None:
+        pytest.skip("media/_remb.c is not built here")
+    monkeypatch.setattr(core, "_enabled", in_c)  # the core's switch covers the estimator too
+    throttled, plain = (
+        (fast_remb._remb.ThrottledEstimator, fast_remb._remb.Estimator)
+        if in_c
+        else (fast_remb.ThrottledRemoteBitrateEstimator, fast_remb.FastRemoteBitrateEstimator)
     )
+    assert RemoteBitrateEstimator.add is remb_throttle.add  # media installed the throttle
+    assert type(rtcrtpreceiver.RemoteBitrateEstimator()) is throttled
 
     monkeypatch.setattr(RemoteBitrateEstimator, "add", remb_throttle.ORIGINAL_ADD)
-    assert type(rtcrtpreceiver.RemoteBitrateEstimator()) is fast_remb.FastRemoteBitrateEstimator
+    assert type(rtcrtpreceiver.RemoteBitrateEstimator()) is plain
 
     def wrapped(*args: Any) -> Any:
         return remb_throttle.ORIGINAL_ADD(*args)
@@ -488,7 +497,8 @@ def test_install_gives_receivers_the_fast_estimator(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.usefixtures("installed")
-def test_a_video_receiver_uses_it() -> None:
+def test_a_video_receiver_uses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core, "_enabled", False)
     receiver = rtcrtpreceiver.RTCRtpReceiver("video", transport=_FakeTransport())  # type: ignore[arg-type]
     estimator = receiver.__dict__["_RTCRtpReceiver__remote_bitrate_estimator"]
     assert isinstance(estimator, fast_remb.FastRemoteBitrateEstimator)
