@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 
 import numpy as np
 import pytest
 
 from identity.faces import (
+    WORKER_NICENESS,
     FaceWorker,
     LatestOnly,
     ScanPlan,
@@ -83,6 +86,22 @@ async def test_worker_runs_off_the_event_loop(worker: FaceWorker) -> None:
     task.cancel()
     assert result.count == 1
     assert ticks >= 3, "the event loop was blocked while faces were detected"
+
+
+async def test_face_threads_run_below_the_event_loop() -> None:
+    # Under contention for the cores the kernel runs the event loop (media) first.
+    if not hasattr(os, "setpriority"):
+        pytest.skip("no per-thread priorities here")
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker = FaceWorker(max_workers=1)
+    try:
+        theirs = await worker.run(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
+    finally:
+        worker.close()
+    assert theirs == min(19, own + WORKER_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # only them
 
 
 async def test_latest_only_keeps_one_in_flight_and_replaces_pending() -> None:
