@@ -20,7 +20,9 @@ libsrtp is reached through pylibsrtp's own binding (function addresses, session 
 whose private members this reads; pylibsrtp is not pinned, so `enabled()` first sends one
 packet through a Router and an Output on loopback and compares. Where the module was not
 built (no C compiler at install), that probe fails, or NOTARYLINK_FORWARDING_CORE=0, media/
-forwards in Python as before, with a log line saying why.
+forwards in Python as before, with a log line saying why. The other C modules of the receive
+path follow the same decision: the frame buffer (media/frame_buffers.py) and the bandwidth
+estimator (media/fast_remb.py) are C ones only where `enabled()`.
 """
 
 from __future__ import annotations
