@@ -18,20 +18,10 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
 
 from media import fast_rtp
+from tests.media.test_fast_rtp import URIS, _parameters
 
 _rtp = pytest.importorskip("media._rtp", reason="media/_rtp.c is not built here")
 
-URIS = {
-    "mid": "urn:ietf:params:rtp-hdrext:sdes:mid",
-    "repaired_rtp_stream_id": "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
-    "rtp_stream_id": "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
-    "abs_send_time": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
-    "transmission_offset": "urn:ietf:params:rtp-hdrext:toffset",
-    "audio_level": "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-    "transport_sequence_number": (
-        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-    ),
-}
 # Chrome's ids (its SDP offers), rids and toffset included.
 CHROME_IDS = {
     "audio_level": 1,
@@ -47,14 +37,7 @@ VP8, OPUS = 96, 111
 
 def _map(ids: dict[str, int]) -> HeaderExtensionsMap:
     extensions_map = HeaderExtensionsMap()
-    fast_rtp.configure(
-        extensions_map,
-        RTCRtpParameters(
-            headerExtensions=[
-                RTCRtpHeaderExtensionParameters(id=i, uri=URIS[f]) for f, i in ids.items()
-            ]
-        ),
-    )
+    fast_rtp.configure(extensions_map, _parameters(ids))
     return extensions_map
 
 
