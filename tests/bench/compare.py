@@ -79,6 +79,10 @@ SERVERS = ("ours", "janus", "naive")
 # acceptable interaction; for the servers that do not transcode, whose frames are matched).
 SUSTAINED_LOSS_PCT = 1.0
 SUSTAINED_P95_MS = 400.0
+# Samples of the kernel's UDP receive queues during the window; a load generator's backlog
+# from this size on (about 0.2 s of 20 sessions' media) gets a note under the table.
+QUEUE_SAMPLE_S = 0.25
+LOADGEN_BACKLOG_NOTE = 1 << 20
 RESULTS_START = "<!-- results: written by tests/bench/compare.py, do not edit by hand -->"
 RESULTS_END = "<!-- end of results -->"
 
@@ -110,6 +114,8 @@ class CompareConfig:
     face: bool = False
     face_source: str = "seated"  # tests/bench/face_source.py FACES: seated or clip
     janus_event_loops: int = 0
+    # The load generator's event loop (tests/bench/compare_loadgen.py loop_factory).
+    loadgen_loop: str = "uvloop"
     docs_dir: Path | None = None  # write janus.md's results and janus.png there
 
 
@@ -123,6 +129,10 @@ class CompareResult(RunResult):
     payload_kept: bool = True  # False (naive): no frame matches its stamp, so no loss/latency
     identity_expected: bool = False  # ours with --face: every session must report checks
     identity: list[dict[str, Any]] = field(default_factory=list)  # per session, the window's
+    # The most bytes that waited unread in the kernel's UDP queues during the window (sampled):
+    # where media waits when a process falls behind reading its sockets.
+    server_rx_queued_max: int = 0
+    loadgen_rx_queued_max: int = 0
 
     @property
     def others_cpu_pct(self) -> float:
@@ -172,6 +182,11 @@ class CompareResult(RunResult):
                 "session(s) reported no identity event in the window (not sustained; see the "
                 "server's log)",
             )
+        if self.loadgen_rx_queued_max >= LOADGEN_BACKLOG_NOTE:
+            notes.append(
+                f"the load generator's sockets held up to {self.loadgen_rx_queued_max >> 10} KB "
+                "unread: it fell behind reading them, and that delay counts as latency"
+            )
         return notes
 
     def summary(self) -> dict[str, Any]:
@@ -206,6 +221,8 @@ class CompareResult(RunResult):
                 2,
             ),
             "unmatched_frames": self.unmatched_frames,
+            "server_rx_queued_kb_max": self.server_rx_queued_max >> 10,
+            "loadgen_rx_queued_kb_max": self.loadgen_rx_queued_max >> 10,
         }
         return out
 
@@ -304,6 +321,7 @@ async def measure(
                         **_face_spec(face_source, config.face_source),
                         "concurrency": config.setup_concurrency,
                         "flow_timeout": config.flow_timeout_s,
+                        "event_loop": config.loadgen_loop,
                         "deadline": setup_budget + config.warmup_s + config.window_s + 120,
                     }
                 )
@@ -330,7 +348,8 @@ async def measure(
         server_before = _cpu(pid)
         helpers_before = [procstat.cpu(p) for p in target.helper_pids]
         loadgen_before = [procstat.cpu(w.proc.pid) for w in workers]
-        await asyncio.sleep(config.window_s)
+        queues = QueueWatch(pid, [w.proc.pid for w in workers])
+        await queues.watch(config.window_s)
         await asyncio.gather(*(w.command("STOP") for w in workers))
         server_after = _cpu(pid)
         helpers_after = [procstat.cpu(p) for p in target.helper_pids]
@@ -343,6 +362,18 @@ async def measure(
         for worker in workers:  # they close their sessions and exit by themselves
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(worker.proc.wait(), 30)
+    # Per subscriber, for whoever keeps the work directory (--keep) and asks which sessions
+    # a round's loss or latency came from; the window in wall-clock time, to match logs.
+    earlier = len(list(work.glob(f"{target.server}-{count}-r*-subscribers.json")))
+    (work / f"{target.server}-{count}-r{earlier + 1}-subscribers.json").write_text(
+        json.dumps(
+            {
+                "window_unix": [round(time.time() - (time.monotonic() - started), 3), elapsed],
+                "subscribers": [s for r in results for s in r["subscribers"]],
+            },
+            indent=1,
+        )
+    )
 
     def pct(before: list[procstat.CpuSample], after: list[procstat.CpuSample]) -> float:
         return sum(procstat.cpu_pct(b, a, elapsed) for b, a in zip(before, after, strict=True))
@@ -373,7 +404,39 @@ async def measure(
         payload_kept=target.payload_kept,
         identity_expected=target.identity,
         identity=[s for r in results for s in r.get("identity", [])],
+        server_rx_queued_max=queues.server_max,
+        loadgen_rx_queued_max=queues.loadgen_max,
     )
+
+
+class QueueWatch:
+    """The kernel's UDP receive queues of the server and of the load generator, sampled over
+    the window: their largest totals. The sockets are listed once (all are open by then)."""
+
+    def __init__(self, server_pid: int | None, loadgen_pids: list[int]) -> None:
+        self.server = _inodes([server_pid] if server_pid is not None else [])
+        self.loadgen = _inodes(loadgen_pids)
+        self.server_max = 0
+        self.loadgen_max = 0
+
+    def sample(self) -> None:
+        self.server_max = max(self.server_max, procstat.udp_rx_queued(self.server))
+        self.loadgen_max = max(self.loadgen_max, procstat.udp_rx_queued(self.loadgen))
+
+    async def watch(self, seconds: float) -> None:
+        """Sample every QUEUE_SAMPLE_S for `seconds` (the window's length)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.sample()
+            await asyncio.sleep(min(QUEUE_SAMPLE_S, left))
+
+
+def _inodes(pids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            found |= procstat.socket_inodes(pid)
+    return found
 
 
 def _face_spec(face_source: Path | None, face: str) -> dict[str, Any]:
@@ -770,6 +833,7 @@ def summarize(
         "cpu_cores": os.cpu_count(),
         "window_s": config.window_s,
         "loadgen_workers": config.workers,
+        "loadgen_event_loop": config.loadgen_loop,
         "elapsed_s": round(elapsed, 1),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": [r.summary() for r in runs],
@@ -821,6 +885,8 @@ COLUMNS = (
     ("identity_match", "id match", "{}"),
     ("identity_full_checks", "id full", "{}"),
     ("identity_presence_checks", "id presence", "{}"),
+    ("server_rx_queued_kb_max", "srv rxq KB", "{}"),
+    ("loadgen_rx_queued_kb_max", "lg rxq KB", "{}"),
     ("sustained", "sustained", "{}"),
 )
 
@@ -995,6 +1061,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=defaults.window_s)
     parser.add_argument("--warmup", type=float, default=defaults.warmup_s)
     parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument(
+        "--loadgen-loop",
+        choices=("uvloop", "asyncio"),
+        default=defaults.loadgen_loop,
+        help="the load generator's event loop (asyncio: as before session 9)",
+    )
     parser.add_argument("--retries", type=int, default=defaults.retries)
     parser.add_argument(
         "--rounds",
@@ -1034,6 +1106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window_s=args.window,
         warmup_s=args.warmup,
         workers=args.workers,
+        loadgen_loop=args.loadgen_loop,
         retries=args.retries,
         rounds=args.rounds,
         record=not args.no_record,

@@ -423,6 +423,21 @@ async def run(config: dict[str, Any]) -> None:
                 await session.close()
 
 
+def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The load generator's event loop. uvloop by default: asyncio's selector loop reads one
+    datagram per socket per turn, and at 20 sessions (80 sockets, ~85 % of a core) its
+    sockets' kernel queues held up to 7 MB, over a second of media, which the window counted
+    as the server's latency (docs/bench/README.md, session 9); libuv reads up to 32 per wake-up.
+    """
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    if kind == "asyncio":
+        return asyncio.new_event_loop
+    raise ValueError(f"event_loop: expected 'uvloop' or 'asyncio', got {kind!r}")
+
+
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     config = json.loads(Path(argv[0]).read_text())
@@ -436,7 +451,8 @@ def main(argv: list[str]) -> int:
             await run(config)
 
     try:
-        asyncio.run(bounded())
+        with asyncio.Runner(loop_factory=loop_factory(config.get("event_loop", "uvloop"))) as run_:
+            run_.run(bounded())
     except TimeoutError:
         print("compare_loadgen: deadline reached", file=sys.stderr)
         return 3

@@ -1,5 +1,6 @@
 """CPU time and memory of a process from /proc (Linux), all of its threads included; `tree_cpu`
-adds the processes it started (the server's face encoder processes are the server's CPU)."""
+adds the processes it started (the server's face encoder processes are the server's CPU);
+`udp_rx_queued` what its UDP sockets received and it has not read yet."""
 
 from __future__ import annotations
 
@@ -110,3 +111,36 @@ def machine_busy_pct(before: MachineSample, after: MachineSample) -> float:
     """Percent of the whole machine (100 = every core busy)."""
     total = after.total_s - before.total_s
     return 100.0 * (after.busy_s - before.busy_s) / total if total > 0 else 0.0
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets `pid` holds open (its /proc/PID/fd links to socket:[N])."""
+    found: set[int] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:[") and target.endswith("]"):
+            found.add(int(target[8:-1]))
+    return found
+
+
+def udp_rx_queued(inodes: set[int]) -> int:
+    """Bytes the kernel holds, received and not yet read, in the UDP sockets among `inodes`
+    (rx_queue of /proc/net/udp and udp6: the memory the queued datagrams take, a little more
+    than their payload). A process that falls behind reading its sockets shows here first."""
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue  # no IPv6
+        for line in lines:
+            fields = line.split()
+            # fields: sl, local, remote, st, tx_queue:rx_queue, tr:when, retrnsmt, uid,
+            # timeout, inode, ...
+            if len(fields) > 9 and int(fields[9]) in inodes:
+                total += int(fields[4].split(":")[1], 16)
+    return total

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from tests.bench.compare import (
     RESULTS_START,
     CompareConfig,
     CompareResult,
+    QueueWatch,
     chained_segment_bytes,
     main,
     markdown,
@@ -308,6 +311,34 @@ def test_identity_checks_that_never_ran_are_not_sustained_and_say_so() -> None:
 
     janus_run = run("janus", 1, cpu=4.0)  # Janus checks nobody: nothing expected, none shown
     assert janus_run.sustained and janus_run.summary()["identity_events"] is None
+
+
+def test_a_load_generator_behind_on_its_sockets_is_noted_and_shown() -> None:
+    caught_up = run("ours", 20, cpu=60.0)
+    caught_up.server_rx_queued_max = 50 << 10
+    caught_up.loadgen_rx_queued_max = 300 << 10
+    assert not any("load generator's sockets" in note for note in caught_up.notes())
+    behind = run("ours", 20, cpu=60.0)
+    behind.loadgen_rx_queued_max = 7 << 20
+    assert "held up to 7168 KB unread" in " ".join(behind.notes())
+    summary = caught_up.summary()
+    assert (summary["server_rx_queued_kb_max"], summary["loadgen_rx_queued_kb_max"]) == (50, 300)
+    report = summarize([caught_up, behind], CompareConfig(sessions=[20]), MEDIA, 1.0)
+    assert "lg rxq KB" in markdown(report)
+
+
+async def test_queue_watch_samples_the_unread_bytes_of_each_side() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender,
+    ):
+        receiver.bind(("127.0.0.1", 0))
+        for _ in range(4):
+            sender.sendto(b"x" * 1000, receiver.getsockname())
+        watch = QueueWatch(None, [os.getpid()])  # this process as the load generator
+        await watch.watch(0.3)
+    assert watch.loadgen_max >= 4000
+    assert watch.server_max == 0  # no server process (direct)
 
 
 def test_summary_and_table_show_identity_checks_per_n() -> None:

@@ -14,6 +14,7 @@ from tests.bench.compare_loadgen import (
     close_window,
     end_window,
     identity_window,
+    loop_factory,
     open_session,
     open_window,
 )
@@ -94,3 +95,17 @@ def test_identity_events_are_counted_over_the_window_only() -> None:
     plain = Session("s1", [], lambda: [])
     open_window([plain])
     assert close_window([plain], 1.0)["identity"] == []
+
+
+def test_the_load_generator_runs_on_uvloop_unless_asked_otherwise() -> None:
+    import uvloop
+
+    fast, plain = loop_factory("uvloop")(), loop_factory("asyncio")()
+    try:
+        assert isinstance(fast, uvloop.Loop)
+        assert not isinstance(plain, uvloop.Loop)
+    finally:
+        fast.close()
+        plain.close()
+    with pytest.raises(ValueError, match="uvloop"):
+        loop_factory("trio")

@@ -1,9 +1,11 @@
 """procstat.tree_cpu counts a process's descendants: live ones as they run, ended ones once
-reaped (the server's face encoder processes are the server's CPU)."""
+reaped (the server's face encoder processes are the server's CPU); udp_rx_queued sees what a
+process has not read from its sockets yet."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -77,3 +79,22 @@ def test_tree_cpu_of_a_process_without_children_is_its_own() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_udp_rx_queued_counts_what_a_socket_has_not_read_yet() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender,
+    ):
+        receiver.bind(("127.0.0.1", 0))
+        inode = os.fstat(receiver.fileno()).st_ino
+        assert inode in procstat.socket_inodes(os.getpid())
+        assert procstat.udp_rx_queued({inode}) == 0
+        for _ in range(3):
+            sender.sendto(b"x" * 1000, receiver.getsockname())
+        assert procstat.udp_rx_queued({inode}) >= 3000
+        assert procstat.udp_rx_queued(set()) == 0  # only the sockets asked about
+        receiver.settimeout(1.0)
+        for _ in range(3):
+            receiver.recv(2048)
+        assert procstat.udp_rx_queued({inode}) == 0
