@@ -316,13 +316,13 @@ def test_identity_checks_that_never_ran_are_not_sustained_and_say_so() -> None:
 def test_a_load_generator_behind_on_its_sockets_is_noted_and_shown() -> None:
     caught_up = run("ours", 20, cpu=60.0)
     caught_up.server_rx_queued_max = 50 << 10
-    caught_up.loadgen_rx_queued_max = 300 << 10
+    caught_up.loadgen_rx_queued_max = 1300 << 10  # a pause's worth (session 9, N=20)
     assert not any("load generator's sockets" in note for note in caught_up.notes())
     behind = run("ours", 20, cpu=60.0)
     behind.loadgen_rx_queued_max = 7 << 20
     assert "held up to 7168 KB unread" in " ".join(behind.notes())
     summary = caught_up.summary()
-    assert (summary["server_rx_queued_kb_max"], summary["loadgen_rx_queued_kb_max"]) == (50, 300)
+    assert (summary["server_rx_queued_kb_max"], summary["loadgen_rx_queued_kb_max"]) == (50, 1300)
     report = summarize([caught_up, behind], CompareConfig(sessions=[20]), MEDIA, 1.0)
     assert "lg rxq KB" in markdown(report)
 
