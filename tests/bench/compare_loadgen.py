@@ -450,9 +450,10 @@ def main(argv: list[str]) -> int:
         async with asyncio.timeout(float(config.get("deadline", 300))):
             await run(config)
 
+    factory = loop_factory(config.get("event_loop", "uvloop"))
     try:
-        with asyncio.Runner(loop_factory=loop_factory(config.get("event_loop", "uvloop"))) as run_:
-            run_.run(bounded())
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(bounded())
     except TimeoutError:
         print("compare_loadgen: deadline reached", file=sys.stderr)
         return 3
