@@ -161,6 +161,7 @@ class DecodedVideoTap:
         self.subscription: Subscription = publication.subscribe(
             max_frames=max_encoded_frames, name="decoded-tap"
         )
+        self.subscription.set_filter(self._offered)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     @property
@@ -185,6 +186,20 @@ class DecodedVideoTap:
         self._asked_at = media_time
         self.keyframe_requests += 1
         self.subscription.request_keyframe()
+
+    def _offered(self, frame: EncodedFrame) -> bool:
+        """Where the frame is offered: a sparse tap's delta frame before the picture is due is
+        skipped here as `_run` would skip it, without waking the task for it (29 frames of 30
+        at a check every 3 s are such frames)."""
+        if not self._sparse or frame.keyframe:
+            return True
+        due = self._next_time
+        # pts / clock rate is float(pts * time_base), without building a Fraction per frame.
+        if due is None or frame.pts / frame.codec.clock_rate >= due:
+            return True
+        self.skipped += 1
+        self._chain = False
+        return False
 
     def _decodable(self, frame: EncodedFrame, media_time: float, want: bool) -> bool:
         """Whether to decode this frame; False skips it (and breaks the decoder's chain)."""

@@ -5,6 +5,10 @@ that keeps up by construction can take frames as they are offered instead (`deli
 recorder's segmenter): no queue, no task switch per frame. A video stream that lost a frame
 cannot be decoded until its next keyframe, so after a drop (and at the start) that stream's
 delta frames are skipped until a keyframe, which is requested.
+
+A consumer that iterates but would skip most frames anyway (a sparse decoded tap: one picture
+every few seconds) can say which it would take (`set_filter`): the others are refused where
+they are offered, without waking its task for each.
 """
 
 from __future__ import annotations
@@ -56,12 +60,14 @@ class Subscription:
         self.delivered = 0
         self.dropped = 0  # frames refused because the queue was full
         self.skipped = 0  # video delta frames refused while waiting for a keyframe
+        self.filtered = 0  # frames the consumer's filter refused (set_filter)
         self.keyframe_requests = 0
         self._frames: deque[EncodedFrame] = deque()
         self._bytes = 0
         # Push mode (deliver_to): frames go straight to the consumer, nothing is queued.
         self._consumer: Callable[[EncodedFrame], None] | None = None
         self._on_end: Callable[[], None] | None = None
+        self._accept: Callable[[EncodedFrame], bool] | None = None
         self._ready = asyncio.Event()
         self._closed = False
         # Per source: True while its video needs a keyframe before anything decodable.
@@ -98,6 +104,10 @@ class Subscription:
         waiting = self._sources[source]
         if waiting and not frame.keyframe:
             self.skipped += 1
+            return False
+        accept = self._accept
+        if accept is not None and not accept(frame):
+            self.filtered += 1
             return False
         consumer = self._consumer
         if consumer is not None:
@@ -143,6 +153,15 @@ class Subscription:
             on_end()
         else:
             self._on_end = on_end
+
+    def set_filter(self, accept: Callable[[EncodedFrame], bool] | None) -> None:
+        """Offer only frames for which `accept(frame)` is true (None: every frame).
+
+        `accept` runs inside the publisher's packet handling, like a push consumer: it must be
+        quick and must not raise. It sees only frames past the wait for a keyframe, and a frame
+        it refuses leaves that wait as it was (a refused keyframe does not end it).
+        """
+        self._accept = accept
 
     def request_keyframe(self) -> None:
         """Ask every attached video publication for a keyframe (throttled upstream)."""

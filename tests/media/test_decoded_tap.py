@@ -165,6 +165,9 @@ async def test_sparse_tap_decodes_no_delta_frame_and_yields_a_picture_per_check(
 
     assert tap.decoded == tap.decoded_keyframes  # not one delta frame through the decoder
     assert tap.skipped >= 6 * camera.fps - 2 * len(pictures)
+    # The delta frames before a due time never reached the tap's task: refused where offered.
+    assert tap.subscription.filtered >= 6 * camera.fps - 3 * len(pictures)
+    assert tap.subscription.delivered <= 2 * len(pictures) + 1  # keyframes, frames due
     times = [p.media_time for p in pictures]
     assert 5 <= len(pictures) <= 6, times
     # Each picture comes within a frame or two of its due time (the keyframe asked for).

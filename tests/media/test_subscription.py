@@ -173,3 +173,23 @@ async def test_deliver_to_a_closed_subscription_ends_at_once_and_only_once() -> 
     assert ended == [True]
     with pytest.raises(RuntimeError):
         stream.deliver_to(lambda frame: None, lambda: None)
+
+
+async def test_a_filter_refuses_frames_where_offered_and_keeps_the_wait_for_a_keyframe() -> None:
+    pub, _ = publication()
+    stream = pub.subscribe(max_frames=4)
+    stream.set_filter(lambda frame: frame.keyframe or frame.pts >= 30000)
+    pub.publish(video(0))  # waiting for a keyframe: skipped before the filter sees it
+    for i in range(1, 10):
+        pub.publish(video(i, keyframe=i == 3))
+    assert [stream.get_nowait().pts for _ in range(stream.queued_frames)] == [9000]  # type: ignore[union-attr]
+    assert stream.skipped == 3 and stream.filtered == 6 and stream.dropped == 0
+    for i in range(10, 14):  # accepted from pts 30000 on, up to max_frames
+        pub.publish(video(i))
+    assert stream.queued_frames == 4
+    stream.set_filter(lambda frame: False)
+    pub.publish(video(14, keyframe=True))
+    assert stream.filtered == 7 and stream.dropped == 0  # refused, not counted as a drop
+    stream.set_filter(None)
+    pub.publish(video(15))
+    assert stream.dropped == 1  # the queue is full again
