@@ -125,7 +125,7 @@ class Publication:
         if self.first_arrival is None:
             self.first_arrival = frame.arrival
         self.last_arrival = frame.arrival
-        if self.codec != frame.codec:
+        if self.codec is not frame.codec and self.codec != frame.codec:
             self.codec = frame.codec
         for subscription in list(self._subscriptions):
             subscription.offer(self, frame)

@@ -579,8 +579,7 @@ class Segmenter:
         """Finish the segment being written (end of session); further frames are refused."""
         if not self._closed:
             self._closed = True
-            while self._heap:
-                self._place(heapq.heappop(self._heap))
+            self._place_all()
             self._retire("close", None)
         while self._finisher is not None and not self._finisher.done():
             await asyncio.shield(self._finisher)
@@ -594,8 +593,7 @@ class Segmenter:
             now = time.time()
             if now - self._last_arrival < max(self.reorder_window, IDLE_CHECK_S):
                 continue
-            while self._heap:
-                self._place(heapq.heappop(self._heap))
+            self._place_all()
             writer = self._writer
             if writer is not None and now - writer.start_time >= self.target_duration:
                 self._retire("idle", None)
@@ -603,6 +601,22 @@ class Segmenter:
     # -- timing --------------------------------------------------------------------------------
 
     def _timeline(self, frame: Frame) -> _Entry | None:
+        # The common case first: the track's own codec object (a receiver hands on one per
+        # payload type), its clock running on. Everything else takes the full checks below.
+        track = self._tracks.get(frame.kind)
+        if track is not None and frame.codec is track.codec:
+            pts = frame.pts
+            media_time = track.anchor_arrival + (pts - track.anchor_pts) / track.clock_rate
+            if pts >= track.last_pts - track.clock_rate and (
+                media_time - frame.arrival <= RESYNC_AHEAD_S
+            ):
+                track.last_pts = pts
+                if frame.keyframe and track.kind == "video":
+                    track.size = picture_size(track.name, frame.data) or track.size
+                return (media_time, next(self._order), frame, track.epoch)
+        return self._checked_timeline(frame)
+
+    def _checked_timeline(self, frame: Frame) -> _Entry | None:
         codec = frame.codec
         name = self._names.get(codec.mime_type)
         if name is None:
@@ -627,6 +641,11 @@ class Segmenter:
             or pts < track.last_pts - track.clock_rate  # restarted, not reordered
             or track.media_time(pts) - frame.arrival > RESYNC_AHEAD_S
         ):
+            if track is not None:
+                # Frames of the old run still waiting in the reorder window go out first, on
+                # their own timeline: placed after the restart they would each look like a
+                # track change (a one-frame segment apiece, timed by the new anchor).
+                self._place_all()
             track = self._restart_track(frame, name, track)
         track.last_pts = pts
         if kind == "video" and frame.keyframe:
@@ -649,10 +668,25 @@ class Segmenter:
 
     # -- segment boundaries --------------------------------------------------------------------
 
+    def _place_all(self) -> None:
+        """Place every frame waiting in the reorder window, in media time order."""
+        heap = self._heap
+        while heap:
+            self._place(heapq.heappop(heap))
+
     def _place(self, entry: _Entry) -> None:
         entry_time, _, frame, epoch = entry
         track = self._tracks[frame.kind]
         writer = self._writer
+        # The common case first: a frame of the open segment's own track, before its target
+        # duration (no boundary to consider).
+        if (
+            writer is not None
+            and entry_time - writer.start_time < self.target_duration
+            and writer.accepts(track, epoch)
+        ):
+            self._write(writer, frame, entry_time)
+            return
         startable = frame.kind == "audio" or frame.keyframe
         if writer is not None:
             elapsed = entry_time - writer.start_time
@@ -691,6 +725,9 @@ class Segmenter:
                 self._ask_keyframe(entry_time)
                 return
             writer = self._open(entry_time)
+        self._write(writer, frame, entry_time)
+
+    def _write(self, writer: _SegmentWriter, frame: Frame, entry_time: float) -> None:
         if writer.write(frame):
             self.frames_written += 1
             if entry_time > self._placed_until:

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,39 @@ async def test_boundary_without_keyframe_closes_and_next_video_starts_on_a_keyfr
     assert video_starts[1] == pytest.approx(2.0, abs=0.01)
     skipped = sum(info.skipped_video_frames for info in closed)
     assert segmenter.frames_written + skipped == len(frames)
+
+
+@pytest.mark.parametrize("restart", ["pts_reset", "pts_jump"])
+async def test_a_track_that_restarts_its_clock_is_anchored_again(
+    source_webm: Path, tmp_path: Path, restart: str
+) -> None:
+    # The same stream twice in a row, the same codec objects: the second time its pts start
+    # over (a publisher that restarted its encoder) or jump 10 s ahead of the arrivals.
+    base = time.time() - 60
+    first = demux_frames(source_webm, base=base)
+    shift = 0 if restart == "pts_reset" else 10
+    resumed = max(f.arrival for f in first) + 0.02
+    second = [
+        replace(f, pts=f.pts + shift * f.codec.clock_rate, arrival=f.arrival - base + resumed)
+        for f in first
+    ]
+    segmenter, closed = await record(first + second, tmp_path, target_duration=1.0)
+
+    # The first run's last segment keeps its own frames; the restart costs at most one more
+    # boundary (audio and video start over a few ms apart), not a segment per waiting frame.
+    assert 1 <= [info.ended_by for info in closed].count("track_change") <= 2
+    skipped = sum(info.skipped_video_frames for info in closed)
+    assert segmenter.frames_written + skipped == 2 * len(first)
+    last = closed[-1]
+    for track in last.tracks:  # anchored at its first frame after coming back
+        again = next(f for f in second if f.kind == track.kind)
+        assert track.anchor_pts == again.pts
+        anchored_at = datetime.fromisoformat(track.anchor_arrival).timestamp()
+        assert anchored_at == pytest.approx(again.arrival, abs=0.001)
+    # On the wall clock where it arrived, not 10 s later nor where the first run was.
+    assert last.end_time == pytest.approx(max(f.arrival for f in second), abs=0.1)
+    for info in closed:
+        check_segment_files(info)
 
 
 async def test_audio_only_participant_cuts_at_the_target(source_webm: Path, tmp_path: Path) -> None:
