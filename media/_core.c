@@ -466,6 +466,37 @@ typedef struct {
     Output *output;
 } Route;
 
+/*
+ * A source whose middle packets of a frame are handled here, not in Python
+ * (media/continuation.py): Python arms it after a packet it handled itself, naming the packet
+ * expected next; a packet that is exactly that (same frame, no marker, nothing to decide)
+ * updates the receiver's state through these objects and is not handed to Python.
+ */
+typedef struct {
+    uint32_t ssrc;
+    int payload_type;
+    int next_sequence; /* -1: disarmed */
+    uint32_t timestamp;
+    int clock_rate;
+    int abs_send_time_id; /* 0: none negotiated */
+    /* Per one-byte extension id: 0 any length (ignored by aiortc), n > 0 exactly n bytes,
+     * -1 leave the packet to Python (mid, rid: aiortc reads and checks them). */
+    signed char extension_lengths[16];
+    int mid_id; /* 0: none; else its value must be `mid` (the receiver's, as aiortc routes) */
+    uint8_t mid[16];
+    Py_ssize_t mid_length;
+    PyObject *statistics;   /* aiortc's StreamStatistics of the source */
+    PyObject *nack;         /* its NACK generator, or None */
+    PyObject *add_frame;    /* FrameBuffer.add_continued */
+    PyObject *estimate;     /* the bandwidth estimator's add, or None */
+    PyObject *publication;  /* packets and bytes counted as Publication.forward does */
+    PyObject *on_result;    /* called with add_continued's answer when it is not (False, None) */
+    PyObject *on_remb;      /* called with the estimator's answer when it is not None */
+    unsigned long long handled;
+} Continued;
+
+#define MAX_CONTINUED 8
+
 typedef struct {
     PyObject_HEAD
     srtp_function unprotect;
@@ -473,6 +504,9 @@ typedef struct {
     PyObject *session; /* keeps `context` alive; compared by media/core.py */
     Route routes[MAX_ROUTES];
     int route_count;
+    Continued continued[MAX_CONTINUED];
+    int continued_count;
+    unsigned long long continued_packets;
     unsigned long long received;
     unsigned long long rejected; /* failed SRTP (authentication, replay) or too long */
     unsigned long long forwarded;
@@ -480,10 +514,61 @@ typedef struct {
 } Router;
 
 static void
+continued_release(Continued *entry)
+{
+    Py_CLEAR(entry->statistics);
+    Py_CLEAR(entry->nack);
+    Py_CLEAR(entry->add_frame);
+    Py_CLEAR(entry->estimate);
+    Py_CLEAR(entry->publication);
+    Py_CLEAR(entry->on_result);
+    Py_CLEAR(entry->on_remb);
+}
+
+static Continued *
+continued_find(Router *self, uint32_t ssrc)
+{
+    for (int i = 0; i < self->continued_count; i++)
+        if (self->continued[i].ssrc == ssrc)
+            return &self->continued[i];
+    return NULL;
+}
+
+/* The continued sources hold the receiver's objects, whose closures hold the transport that
+ * holds this Router: the collector must see through it. */
+static int
+Router_traverse(Router *self, visitproc visit, void *arg)
+{
+    for (int i = 0; i < self->continued_count; i++) {
+        Continued *entry = &self->continued[i];
+        Py_VISIT(entry->statistics);
+        Py_VISIT(entry->nack);
+        Py_VISIT(entry->add_frame);
+        Py_VISIT(entry->estimate);
+        Py_VISIT(entry->publication);
+        Py_VISIT(entry->on_result);
+        Py_VISIT(entry->on_remb);
+    }
+    return 0;
+}
+
+static int
+Router_clear(Router *self)
+{
+    for (int i = 0; i < self->continued_count; i++)
+        continued_release(&self->continued[i]);
+    self->continued_count = 0;
+    return 0;
+}
+
+static void
 Router_dealloc(Router *self)
 {
+    PyObject_GC_UnTrack(self);
     for (int i = 0; i < self->route_count; i++)
         Py_DECREF(self->routes[i].output);
+    for (int i = 0; i < self->continued_count; i++)
+        continued_release(&self->continued[i]);
     Py_XDECREF(self->session);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -631,6 +716,257 @@ audio_level(const Parsed *parsed, int id)
     return -1;
 }
 
+static PyObject *str_packets_received, *str_max_seq, *str_last_arrival, *str_packets, *str_bytes;
+
+static PyObject *
+Router_continue_with(Router *self, PyObject *args)
+{
+    unsigned int ssrc;
+    int payload_type, clock_rate, abs_send_time_id, mid_id;
+    const char *lengths, *mid;
+    Py_ssize_t lengths_size, mid_length;
+    PyObject *statistics, *nack, *add_frame, *estimate, *publication, *on_result, *on_remb;
+    if (!PyArg_ParseTuple(args, "Iiiiy#iy#OOOOOOO", &ssrc, &payload_type, &clock_rate,
+                          &abs_send_time_id, &lengths, &lengths_size, &mid_id, &mid,
+                          &mid_length, &statistics, &nack, &add_frame, &estimate, &publication,
+                          &on_result, &on_remb))
+        return NULL;
+    if (lengths_size != 16 || clock_rate <= 0 || abs_send_time_id < 0 || abs_send_time_id > 14 ||
+        mid_id < 0 || mid_id > 14 || mid_length < 1 || mid_length > 16) {
+        PyErr_SetString(PyExc_ValueError,
+                        "16 extension lengths, a clock rate, ids 0-14, a mid of 1-16 bytes");
+        return NULL;
+    }
+    Continued *entry = continued_find(self, ssrc);
+    if (entry == NULL) {
+        if (self->continued_count == MAX_CONTINUED) {
+            PyErr_SetString(PyExc_OverflowError, "too many continued sources on one transport");
+            return NULL;
+        }
+        entry = &self->continued[self->continued_count++];
+        memset(entry, 0, sizeof(*entry));
+    } else {
+        continued_release(entry);
+    }
+    entry->ssrc = ssrc;
+    entry->payload_type = payload_type;
+    entry->next_sequence = -1;
+    entry->clock_rate = clock_rate;
+    entry->abs_send_time_id = abs_send_time_id;
+    memcpy(entry->extension_lengths, lengths, 16);
+    entry->mid_id = mid_id;
+    memcpy(entry->mid, mid, (size_t)mid_length);
+    entry->mid_length = mid_length;
+    entry->statistics = Py_NewRef(statistics);
+    entry->nack = Py_NewRef(nack);
+    entry->add_frame = Py_NewRef(add_frame);
+    entry->estimate = Py_NewRef(estimate);
+    entry->publication = Py_NewRef(publication);
+    entry->on_result = Py_NewRef(on_result);
+    entry->on_remb = Py_NewRef(on_remb);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Router_arm(Router *self, PyObject *args)
+{
+    unsigned int ssrc, sequence, timestamp;
+    if (!PyArg_ParseTuple(args, "III", &ssrc, &sequence, &timestamp))
+        return NULL;
+    Continued *entry = continued_find(self, ssrc);
+    if (entry == NULL)
+        Py_RETURN_FALSE;
+    /* At the wrap aiortc's statistics count a cycle: that packet is Python's. */
+    entry->next_sequence = (sequence & 0xFFFF) ? (int)(sequence & 0xFFFF) : -1;
+    entry->timestamp = timestamp;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+Router_disarm(Router *self, PyObject *arg)
+{
+    unsigned long ssrc = PyLong_AsUnsignedLong(arg);
+    if (ssrc == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    Continued *entry = continued_find(self, (uint32_t)ssrc);
+    if (entry != NULL)
+        entry->next_sequence = -1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Router_forget(Router *self, PyObject *arg)
+{
+    unsigned long ssrc = PyLong_AsUnsignedLong(arg);
+    if (ssrc == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    Continued *entry = continued_find(self, (uint32_t)ssrc);
+    if (entry == NULL)
+        Py_RETURN_FALSE;
+    continued_release(entry);
+    *entry = self->continued[--self->continued_count];
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+Router_armed(Router *self, PyObject *arg)
+{
+    unsigned long ssrc = PyLong_AsUnsignedLong(arg);
+    if (ssrc == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    Continued *entry = continued_find(self, (uint32_t)ssrc);
+    if (entry == NULL || entry->next_sequence < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(entry->next_sequence);
+}
+
+/* obj.name = value (a new reference, consumed); -1 on error. */
+static int
+set_attribute(PyObject *obj, PyObject *name, PyObject *value)
+{
+    if (value == NULL)
+        return -1;
+    int status = PyObject_SetAttr(obj, name, value);
+    Py_DECREF(value);
+    return status;
+}
+
+static int
+add_to_attribute(PyObject *obj, PyObject *name, long long delta)
+{
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value == NULL)
+        return -1;
+    long long current = PyLong_AsLongLong(value);
+    Py_DECREF(value);
+    if (current == -1 && PyErr_Occurred())
+        return -1;
+    return set_attribute(obj, name, PyLong_FromLongLong(current + delta));
+}
+
+/* Calls `callable(argument)` for its effect; -1 on error. */
+static int
+call_one(PyObject *callable, PyObject *argument)
+{
+    PyObject *result = PyObject_CallOneArg(callable, argument);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/*
+ * The armed source's next packet, as media/sync_receive.py's handle_rtp_packet would handle
+ * it (estimator, statistics, NACK generator, frame buffer, the publication's counters), in
+ * the same order. 0: not such a packet, Python's; 1: handled; -1: an error is set.
+ */
+static int
+continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_t padding)
+{
+    if (parsed->marker || parsed->sequence != entry->next_sequence ||
+        parsed->payload_type != entry->payload_type || parsed->timestamp != entry->timestamp ||
+        parsed->payload_length < 1 || (parsed->payload[0] & 0x10))
+        return 0; /* a frame's end or start, a gap, another stream, a partition start */
+    long abs_send_time = -1;
+    const uint8_t *at = parsed->extensions;
+    Py_ssize_t left = parsed->extensions_length;
+    while (left > 0) { /* aiortc's unpack_header_extensions, one-byte form */
+        if (at[0] == 0) {
+            at++;
+            left--;
+            continue;
+        }
+        int id = at[0] >> 4;
+        Py_ssize_t length = (at[0] & 0x0F) + 1;
+        if (length > left - 1)
+            return 0;
+        if (id == entry->mid_id) {
+            /* aiortc routes by it: this receiver's own mid routes here, as before */
+            if (length != entry->mid_length || memcmp(at + 1, entry->mid, (size_t)length))
+                return 0;
+            at += 1 + length;
+            left -= 1 + length;
+            continue;
+        }
+        int expected = entry->extension_lengths[id];
+        if (id == 15 || expected < 0 || (expected && length != expected))
+            return 0;
+        if (id == entry->abs_send_time_id)
+            abs_send_time = (long)at[1] << 16 | (long)at[2] << 8 | at[3];
+        at += 1 + length;
+        left -= 1 + length;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    entry->next_sequence = (entry->next_sequence + 1) & 0xFFFF;
+    if (entry->next_sequence == 0)
+        entry->next_sequence = -1; /* the wrap is Python's (a statistics cycle) */
+    entry->handled++;
+    self->continued_packets++;
+
+    if (abs_send_time >= 0 && entry->estimate != Py_None) {
+        /* media/fast_clock.py's ms_from_ns: milliseconds since the NTP epoch */
+        unsigned long long micros = (unsigned long long)now.tv_sec * 1000000ULL +
+                                    (unsigned long long)now.tv_nsec / 1000 +
+                                    NTP_UNIX_OFFSET_S * 1000000ULL;
+        PyObject *call[4] = {
+            PyLong_FromUnsignedLongLong(micros / 1000), PyLong_FromLong(abs_send_time),
+            PyLong_FromSsize_t(parsed->payload_length + padding),
+            PyLong_FromUnsignedLong(parsed->ssrc)};
+        PyObject *remb = NULL;
+        if (call[0] && call[1] && call[2] && call[3])
+            remb = PyObject_Vectorcall(entry->estimate, call, 4, NULL);
+        for (int i = 0; i < 4; i++)
+            Py_XDECREF(call[i]);
+        if (remb == NULL)
+            return -1;
+        int status = remb == Py_None ? 0 : call_one(entry->on_remb, remb);
+        Py_DECREF(remb);
+        if (status < 0)
+            return -1;
+    }
+
+    /* aiortc's StreamStatistics.add for the next packet in order, same timestamp: no jitter
+     * step, no cycle (the wrap is never armed). */
+    double seconds = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    if (add_to_attribute(entry->statistics, str_packets_received, 1) < 0 ||
+        set_attribute(entry->statistics, str_max_seq, PyLong_FromLong(parsed->sequence)) < 0 ||
+        set_attribute(entry->statistics, str_last_arrival,
+                      PyLong_FromLongLong((long long)(seconds * entry->clock_rate))) < 0)
+        return -1;
+    /* The NACK generator, nothing missing: the next number is only its new max_seq. */
+    if (entry->nack != Py_None &&
+        set_attribute(entry->nack, str_max_seq, PyLong_FromLong(parsed->sequence)) < 0)
+        return -1;
+
+    PyObject *call[3] = {PyLong_FromLong(parsed->sequence),
+                         PyLong_FromUnsignedLong(parsed->timestamp),
+                         PyBytes_FromStringAndSize((const char *)parsed->payload,
+                                                   parsed->payload_length)};
+    PyObject *result = NULL;
+    if (call[0] && call[1] && call[2])
+        result = PyObject_Vectorcall(entry->add_frame, call, 3, NULL);
+    for (int i = 0; i < 3; i++)
+        Py_XDECREF(call[i]);
+    if (result == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+            /* not depayloadable: dropped before the forward hook, as sync_receive does */
+            PyErr_Clear();
+            return 1;
+        }
+        return -1;
+    }
+    int status = 0;
+    if (add_to_attribute(entry->publication, str_packets, 1) < 0 ||
+        add_to_attribute(entry->publication, str_bytes, parsed->payload_length) < 0)
+        status = -1;
+    else if (!(PyTuple_CheckExact(result) && PyTuple_GET_SIZE(result) == 2 &&
+               PyTuple_GET_ITEM(result, 0) == Py_False && PyTuple_GET_ITEM(result, 1) == Py_None))
+        status = call_one(entry->on_result, result);
+    Py_DECREF(result);
+    return status < 0 ? -1 : 1;
+}
+
 static PyObject *
 Router_receive(Router *self, PyObject *arg)
 {
@@ -656,7 +992,9 @@ Router_receive(Router *self, PyObject *arg)
     }
     unsigned long long serial = 0;
     Parsed parsed;
-    if (self->route_count && parse_rtp(self->buffer, length, &parsed)) {
+    int parsed_ok = (self->route_count || self->continued_count) &&
+                    parse_rtp(self->buffer, length, &parsed);
+    if (self->route_count && parsed_ok) {
         for (int i = 0; i < self->route_count; i++) {
             Output *output = self->routes[i].output;
             if (self->routes[i].ssrc != parsed.ssrc ||
@@ -678,6 +1016,27 @@ Router_receive(Router *self, PyObject *arg)
         if (serial)
             self->forwarded++;
     }
+    if (parsed_ok && self->continued_count) {
+        Continued *entry = continued_find(self, parsed.ssrc);
+        if (entry != NULL && entry->next_sequence >= 0) {
+            int routed_elsewhere = 0; /* a route of this source that did not forward it */
+            for (int i = 0; i < self->route_count; i++)
+                if (self->routes[i].ssrc == parsed.ssrc &&
+                    self->routes[i].output->last_serial != serial)
+                    routed_elsewhere = 1;
+            Py_ssize_t padding = (self->buffer[0] & 0x20) ? self->buffer[length - 1] : 0;
+            int handled = routed_elsewhere ? 0 : continued_packet(self, entry, &parsed, padding);
+            if (handled < 0) {
+                /* State may be half updated: Python takes this source over again. */
+                entry->next_sequence = -1;
+                PyErr_WriteUnraisable((PyObject *)self);
+                Py_RETURN_TRUE;
+            }
+            if (handled)
+                Py_RETURN_TRUE;
+            entry->next_sequence = -1;
+        }
+    }
     PyObject *plain = PyBytes_FromStringAndSize((const char *)self->buffer, length);
     if (plain == NULL)
         return NULL;
@@ -695,8 +1054,21 @@ static PyMethodDef Router_methods[] = {
     {"attach", (PyCFunction)Router_attach, METH_VARARGS,
      "attach(session, unprotect, context): the transport's receiving SRTP session"},
     {"receive", (PyCFunction)Router_receive, METH_O,
-     "receive(srtp) -> (rtp, serial) | None: unprotect, forward to the routed outputs; "
-     "serial is 0 if no output forwarded it, None if SRTP rejected the packet"},
+     "receive(srtp) -> (rtp, serial) | True | None: unprotect, forward to the routed outputs; "
+     "serial is 0 if no output forwarded it, True if handled here (continue_with), None if "
+     "SRTP rejected the packet"},
+    {"continue_with", (PyCFunction)Router_continue_with, METH_VARARGS,
+     "continue_with(ssrc, payload_type, clock_rate, abs_send_time_id, extension_lengths, "
+     "mid_id, mid, statistics, nack, add_frame, estimate, publication, on_result, on_remb): "
+     "a source whose "
+     "frames' middle packets may be handled here (disarmed until arm)"},
+    {"arm", (PyCFunction)Router_arm, METH_VARARGS,
+     "arm(ssrc, next_sequence, timestamp) -> bool: handle that packet here if it continues "
+     "the frame"},
+    {"disarm", (PyCFunction)Router_disarm, METH_O, "disarm(ssrc): every packet to Python"},
+    {"forget", (PyCFunction)Router_forget, METH_O, "forget(ssrc) -> bool"},
+    {"armed", (PyCFunction)Router_armed, METH_O,
+     "armed(ssrc) -> the sequence number handled here next, or None"},
     {"route", (PyCFunction)Router_route, METH_VARARGS,
      "route(ssrc, output): forward that source's packets to output (moves an existing route)"},
     {"unroute", (PyCFunction)Router_unroute, METH_O, "unroute(output) -> bool"},
@@ -708,6 +1080,8 @@ static PyMemberDef Router_members[] = {
     {"rejected", T_ULONGLONG, offsetof(Router, rejected), READONLY, NULL},
     {"forwarded", T_ULONGLONG, offsetof(Router, forwarded), READONLY, NULL},
     {"route_count", T_INT, offsetof(Router, route_count), READONLY, NULL},
+    {"continued", T_ULONGLONG, offsetof(Router, continued_packets), READONLY,
+     "packets handled here without Python (continue_with)"},
     {NULL},
 };
 
@@ -721,9 +1095,11 @@ static PyTypeObject RouterType = {
     .tp_name = "media._core.Router",
     .tp_doc = PyDoc_STR("One publisher transport's SRTP receive and forwarding routes."),
     .tp_basicsize = sizeof(Router),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_dealloc = (destructor)Router_dealloc,
+    .tp_traverse = (traverseproc)Router_traverse,
+    .tp_clear = (inquiry)Router_clear,
     .tp_methods = Router_methods,
     .tp_members = Router_members,
     .tp_getset = Router_getset,
@@ -752,6 +1128,13 @@ PyMODINIT_FUNC
 PyInit__core(void)
 {
     if (PyType_Ready(&OutputType) < 0 || PyType_Ready(&RouterType) < 0)
+        return NULL;
+    str_packets_received = PyUnicode_InternFromString("packets_received");
+    str_max_seq = PyUnicode_InternFromString("max_seq");
+    str_last_arrival = PyUnicode_InternFromString("_last_arrival");
+    str_packets = PyUnicode_InternFromString("packets");
+    str_bytes = PyUnicode_InternFromString("bytes");
+    if (!str_packets_received || !str_max_seq || !str_last_arrival || !str_packets || !str_bytes)
         return NULL;
     PyObject *module = PyModule_Create(&core_module);
     if (module == NULL)

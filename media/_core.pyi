@@ -1,5 +1,8 @@
 """Types of media/_core.c (the forwarding core); media/core.py is its Python side."""
 
+from collections.abc import Callable
+from typing import Any, Literal
+
 HISTORY_SIZE: int
 PACKET_CAPACITY: int
 
@@ -53,6 +56,29 @@ class Router:
     route_count: int
     session: object | None
     def attach(self, session: object, unprotect: int, context: int, /) -> None: ...
-    def receive(self, packet: bytes, /) -> tuple[bytes, int] | None: ...
+    continued: int
+    def receive(self, packet: bytes, /) -> tuple[bytes, int] | Literal[True] | None: ...
+    def continue_with(
+        self,
+        ssrc: int,
+        payload_type: int,
+        clock_rate: int,
+        abs_send_time_id: int,
+        extension_lengths: bytes,
+        mid_id: int,
+        mid: bytes,
+        statistics: object,
+        nack: object,
+        add_frame: Callable[[int, int, bytes], Any],
+        estimate: Callable[[int, int, int, int], Any] | None,
+        publication: object,
+        on_result: Callable[[Any], None],
+        on_remb: Callable[[Any], None],
+        /,
+    ) -> None: ...
+    def arm(self, ssrc: int, next_sequence: int, timestamp: int, /) -> bool: ...
+    def disarm(self, ssrc: int, /) -> None: ...
+    def forget(self, ssrc: int, /) -> bool: ...
+    def armed(self, ssrc: int, /) -> int | None: ...
     def route(self, ssrc: int, output: Output, /) -> None: ...
     def unroute(self, output: Output, /) -> bool: ...

@@ -435,6 +435,43 @@ FrameBuffer_add(FrameBuffer *self, PyObject *args)
     return result;
 }
 
+/*
+ * add_continued(sequence, timestamp, payload): `add(packet, DEPAYLOAD_VP8)` for the middle
+ * packet of a VP8 frame that media/_core.c handles without Python (media/continuation.py):
+ * no marker, and no forward hook (the Router forwarded it and counts it for the publication).
+ */
+static PyObject *
+FrameBuffer_add_continued(FrameBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "add_continued(sequence, timestamp, payload: bytes)");
+        return NULL;
+    }
+    unsigned long sequence = PyLong_AsUnsignedLong(args[0]);
+    if (sequence == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    unsigned long timestamp = PyLong_AsUnsignedLong(args[1]);
+    if (timestamp == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (!self->frames_wanted) {
+        if (self->origin >= 0) {
+            buffer_remove(self, self->capacity);
+            self->origin = -1;
+        }
+        return Py_NewRef(nothing);
+    }
+    const char *data = PyBytes_AS_STRING(args[2]);
+    Py_ssize_t length = PyBytes_GET_SIZE(args[2]);
+    if (length) {
+        Py_ssize_t skip = vp8_descriptor_length((const uint8_t *)data, length);
+        if (skip < 0)
+            return NULL;
+        data += skip;
+        length -= skip;
+    }
+    return buffer_add(self, (int)(sequence & 0xFFFF), (uint32_t)timestamp, 0, data, length);
+}
+
 static PyObject *
 FrameBuffer_ready_frames(FrameBuffer *self, PyObject *Py_UNUSED(ignored))
 {
@@ -647,6 +684,9 @@ static PyMethodDef FrameBuffer_methods[] = {
     {"add", (PyCFunction)FrameBuffer_add, METH_VARARGS,
      "add(packet, depayload=DEPAYLOAD_DONE) -> (pli, frame or None); ValueError: not "
      "depayloadable"},
+    {"add_continued", (PyCFunction)(void (*)(void))FrameBuffer_add_continued, METH_FASTCALL,
+     "add_continued(sequence, timestamp, payload) -> (pli, frame or None): a VP8 frame's "
+     "middle packet, not forwarded"},
     {"ready_frames", (PyCFunction)FrameBuffer_ready_frames, METH_NOARGS,
      "every further frame that is whole now, in order"},
     {"remove", (PyCFunction)FrameBuffer_remove, METH_O,

@@ -74,7 +74,9 @@ def _direct(transport: RTCDtlsTransport, fallback: DatagramHandler) -> DatagramH
                 if router.session is not session:
                     core.attach(router, session)
                 received = router.receive(data)
-                if received is not None:  # else rejected by SRTP: dropped, as aiortc does
+                # None: rejected by SRTP, dropped as aiortc does; True: handled in C
+                # (media/continuation.py).
+                if received is not None and received is not True:
                     receive_rtp(transport, received[0], arrival_time_ms, received[1])
             else:
                 receive_rtp(transport, session.unprotect(data), arrival_time_ms)

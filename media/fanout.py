@@ -73,6 +73,8 @@ class Publication:
         self._subscriptions: set[Subscription] = set()
         # A tuple, rebuilt on change: it is walked for every packet.
         self._forwarders: tuple[PacketSink, ...] = ()
+        # Told when forwarders come or go (media/continuation.py disarms the C core then).
+        self.forwarders_changed: Callable[[], None] | None = None
         self._closed = False
         self._on_close: list[Callable[[Publication], None]] = []
         self._keyframes = KeyframeRequester(
@@ -93,6 +95,19 @@ class Publication:
     @property
     def forwarders(self) -> tuple[PacketSink, ...]:
         return self._forwarders
+
+    def replaying_nothing(self) -> bool:
+        """No recent keyframe is kept for new subscribers (forward() has nothing to keep)."""
+        return self._since_keyframe is None
+
+    def forwarded_in_core(self, ssrc: int, mime_type: str) -> bool:
+        """Whether the C core forwards `ssrc`'s packets to every forwarder, so that forward()
+        would only count them (media/continuation.py)."""
+        for forwarder in self._forwarders:
+            in_core = getattr(forwarder, "forwards_in_core", None)
+            if in_core is None or not in_core(ssrc, mime_type):
+                return False
+        return True
 
     @property
     def keyframe_requests_sent(self) -> int:
@@ -160,6 +175,8 @@ class Publication:
         if self._closed or forwarder in self._forwarders:
             return
         self._forwarders = (*self._forwarders, forwarder)
+        if self.forwarders_changed is not None:
+            self.forwarders_changed()
         if self.kind != "video":
             return
         recent = self._since_keyframe
@@ -185,6 +202,8 @@ class Publication:
 
     def remove_forwarder(self, forwarder: PacketSink) -> None:
         self._forwarders = tuple(f for f in self._forwarders if f is not forwarder)
+        if self.forwarders_changed is not None:
+            self.forwarders_changed()
 
     def subscribe(
         self,
@@ -227,6 +246,8 @@ class Publication:
         self._closed = True
         self._keyframes.cancel()
         self._forwarders = ()
+        if self.forwarders_changed is not None:
+            self.forwarders_changed()
         self._since_keyframe = None
         subscriptions, self._subscriptions = self._subscriptions, set()
         for subscription in subscriptions:

@@ -28,7 +28,7 @@ from aiortc import (
 )
 from aiortc.sdp import MediaDescription, SessionDescription
 
-from media import direct_receive
+from media import continuation, core, direct_receive
 from media.decoded_tap import DecodedVideoTap
 from media.fanout import Publication
 from media.forwarded_track import ForwardedTrack
@@ -201,6 +201,7 @@ class ParticipantPeer:
         kind = transceiver.kind
         track_id = transceiver.receiver.track.id
         publication: Publication | None = None
+        continued: continuation.Continuation | None = None
 
         def on_frame(frame: EncodedFrame) -> None:
             assert publication is not None
@@ -208,6 +209,8 @@ class ParticipantPeer:
 
         def on_end() -> None:
             assert publication is not None
+            if continued is not None:
+                continued.close()
             self._publication_ended(mid, publication)
 
         tap = ReceiverTap(transceiver.receiver, kind, on_frame, on_end=on_end, track_id=track_id)
@@ -221,6 +224,12 @@ class ParticipantPeer:
         publication.transport = transceiver.receiver.transport
         tap.on_packet = publication.forward
         publication.on_demand(tap.set_frames_wanted)
+        receiver = transceiver.receiver
+        continued = (
+            continuation.install(receiver, core.router_of(receiver.transport), tap, publication)
+            if kind == "video"
+            else None
+        )
         if kind == "video":
             self._video_publications.append(publication)
         self._taps[mid] = tap

@@ -161,6 +161,13 @@ class RtpForwarder:
         """Whether the C core forwards for this subscriber now (media/core.py)."""
         return self._core is not None
 
+    def forwards_in_core(self, ssrc: int, mime_type: str) -> bool:
+        """Whether the C core forwards `ssrc`'s packets of `mime_type` here, so that `forward`
+        would do nothing with them (media/continuation.py)."""
+        return (
+            self._core is not None and self._source == ssrc and mime_type.lower() == self.mime_type
+        )
+
     @property
     def started(self) -> bool:
         return self._source is not None

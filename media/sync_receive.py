@@ -23,10 +23,12 @@ import struct
 
 from aiortc import RTCDtlsTransport, RTCRtpCodecParameters, RTCRtpReceiver, clock
 from aiortc.codecs import depayload, is_rtx
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
 from media.compat import AiortcVersionError
+from media.continuation import KEY as CONTINUATION
 from media.core import SERIAL as CORE_SERIAL
 from media.eager import run_now
 from media.frame_buffers import FrameBuffer
@@ -172,13 +174,30 @@ def handle_rtp_packet(receiver: RTCRtpReceiver, packet: RtpPacket, arrival_time_
                 return
         pli_flag, encoded_frame = jitter_buffer.add(packet)
 
+    after_buffer(receiver, packet.ssrc, codec, pli_flag, encoded_frame)
+    if not packet.marker:
+        continuation = state.get(CONTINUATION)
+        if continuation is not None:
+            continuation.after(packet, codec)
+
+
+def after_buffer(
+    receiver: RTCRtpReceiver,
+    ssrc: int,
+    codec: RTCRtpCodecParameters,
+    pli_flag: bool,
+    encoded_frame: JitterFrame | None,
+) -> None:
+    """The end of `handle_rtp_packet`: a PLI if asked, a whole frame to the decoder queue
+    (the receiver tap's). media/continuation.py calls it for the packets the C core handled."""
+    state = receiver.__dict__
     decoder_error = state[DECODER_ERROR]
     if decoder_error.is_set():
         decoder_error.clear()
         if state[KIND] == "video":
             pli_flag = True
     if pli_flag:
-        run_now(receiver._send_rtcp_pli(packet.ssrc))
+        run_now(receiver._send_rtcp_pli(ssrc))
 
     if encoded_frame is not None and state[DECODER_THREAD]:
         encoded_frame.timestamp = state[TIMESTAMP_MAPPER].map(encoded_frame.timestamp)
