@@ -129,8 +129,10 @@ class Continuation:
         ):
             return
         tables = self.receiver.transport._rtp_header_extensions_map.__dict__.get(fast_rtp.TABLES)
-        if tables is None or self._registered.get(ssrc) is not tables:
-            self._register(ssrc, codec)
+        if (tables is None or self._registered.get(ssrc) is not tables) and not self._register(
+            ssrc, codec
+        ):
+            return
         self.router.arm(ssrc, (sequence + 1) & 0xFFFF, packet.timestamp)
 
     def _codec_ok(self, codec: RTCRtpCodecParameters) -> bool:
@@ -150,7 +152,14 @@ class Continuation:
         self._in_core, self._in_core_ssrc = forwarders, ssrc
         return True
 
-    def _register(self, ssrc: int, codec: RTCRtpCodecParameters) -> None:
+    def _register(self, ssrc: int, codec: RTCRtpCodecParameters) -> bool:
+        """Tell the Router about `ssrc` (again, when the extensions were reconfigured); False
+        where it holds no more sources (the packets stay in Python)."""
+        # A receiver has one media source at a time: one it had before (a camera restarted
+        # with a new SSRC) need not hold one of the Router's places.
+        for old in [old for old in self._registered if old != ssrc]:
+            self.router.forget(old)
+            del self._registered[old]
         state = self._state
         extensions_map = self.receiver.transport._rtp_header_extensions_map
         estimator = state[BITRATE_ESTIMATOR]
@@ -160,23 +169,27 @@ class Continuation:
         table = self.receiver.transport._rtp_router.mid_table
         mids = [mid for mid, receiver in table.items() if receiver is self.receiver]
         mid = mids[0].encode() if len(mids) == 1 else b""
-        self.router.continue_with(
-            ssrc,
-            codec.payloadType,
-            codec.clockRate,
-            ids.abs_send_time or 0,
-            extension_lengths(extensions_map),
-            (ids.mid or 0) if 0 < len(mid) <= 16 else 0,
-            mid if 0 < len(mid) <= 16 else b"-",
-            state[REMOTE_STREAMS][ssrc],
-            state[NACK_GENERATOR],
-            state[JITTER_BUFFER].add_continued,
-            estimator.add if estimator is not None else None,
-            self.publication,
-            lambda result: self._buffered(ssrc, codec, result),
-            self._remb,
-        )
+        try:
+            self.router.continue_with(
+                ssrc,
+                codec.payloadType,
+                codec.clockRate,
+                ids.abs_send_time or 0,
+                extension_lengths(extensions_map),
+                (ids.mid or 0) if 0 < len(mid) <= 16 else 0,
+                mid if 0 < len(mid) <= 16 else b"-",
+                state[REMOTE_STREAMS][ssrc],
+                state[NACK_GENERATOR],
+                state[JITTER_BUFFER].add_continued,
+                estimator.add if estimator is not None else None,
+                self.publication,
+                lambda result: self._buffered(ssrc, codec, result),
+                self._remb,
+            )
+        except OverflowError:  # other receivers of this transport hold every place
+            return False
         self._registered[ssrc] = extensions_map.__dict__.get(fast_rtp.TABLES)
+        return True
 
     def _buffered(self, ssrc: int, codec: RTCRtpCodecParameters, result: Any) -> None:
         # What handle_rtp_packet does after its buffer's add (a PLI, a frame made whole).

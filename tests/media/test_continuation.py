@@ -259,3 +259,16 @@ async def test_a_receiver_never_closed_is_still_collected() -> None:
     del side
     gc.collect()
     assert gone() is None
+
+
+async def test_a_router_with_no_place_left_leaves_the_source_to_python() -> None:
+    python, continued = Side(continued=False), Side(continued=True)
+    for other in range(8):  # other receivers' sources hold every place
+        continued.router.continue_with(
+            900 + other, 96, 90000, 0, bytes(16), 0, b"-", *[None] * 4, object(), print, print
+        )
+    for srtp, arrival in protected(10):
+        python.receive(srtp, arrival)
+        continued.receive(srtp, arrival)
+    assert continued.router.continued == 0
+    assert continued.outcome() == python.outcome()
