@@ -40,6 +40,16 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 from media import fast_rtp
 from media.eager import run_now
+from media.sync_receive import (
+    BITRATE_ESTIMATOR,
+    CONTINUATION,
+    DECODER_ERROR,
+    JITTER_BUFFER,
+    NACK_GENERATOR,
+    REMOTE_STREAMS,
+    RTCP_SSRC,
+    after_buffer,
+)
 
 if TYPE_CHECKING:
     from media._core import Router
@@ -50,17 +60,6 @@ try:
     from media._frames import FrameBuffer
 except ImportError:  # built optionally, as the forwarding core
     FrameBuffer = None  # type: ignore[assignment,misc]
-
-KEY = "_notarylink_continuation"  # on the receiver's __dict__, read by sync_receive
-
-# aiortc 1.16.0's private receiver state (media/compat.py pins the release).
-_P = "_RTCRtpReceiver__"
-BITRATE_ESTIMATOR = _P + "remote_bitrate_estimator"
-DECODER_ERROR = _P + "decoder_error"
-JITTER_BUFFER = _P + "jitter_buffer"
-NACK_GENERATOR = _P + "nack_generator"
-REMOTE_STREAMS = _P + "remote_streams"
-RTCP_SSRC = _P + "rtcp_ssrc"
 
 
 def extension_lengths(extensions_map: Any) -> bytes:
@@ -193,8 +192,6 @@ class Continuation:
 
     def _buffered(self, ssrc: int, codec: RTCRtpCodecParameters, result: Any) -> None:
         # What handle_rtp_packet does after its buffer's add (a PLI, a frame made whole).
-        from media.sync_receive import after_buffer  # sync_receive imports this module
-
         pli_flag, encoded_frame = result
         after_buffer(self.receiver, ssrc, codec, pli_flag, encoded_frame)
 
@@ -211,7 +208,7 @@ class Continuation:
         for ssrc in self._registered:
             self.router.forget(ssrc)
         self._registered.clear()
-        self._state.pop(KEY, None)
+        self._state.pop(CONTINUATION, None)
         if self.publication.forwarders_changed == self.disarm:
             self.publication.forwarders_changed = None
 
@@ -228,5 +225,5 @@ def install(
     ):
         return None
     continuation = Continuation(receiver, router, tap, publication)
-    receiver.__dict__[KEY] = continuation
+    receiver.__dict__[CONTINUATION] = continuation
     return continuation

@@ -28,7 +28,6 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
 from media.compat import AiortcVersionError
-from media.continuation import KEY as CONTINUATION
 from media.core import SERIAL as CORE_SERIAL
 from media.eager import run_now
 from media.frame_buffers import FrameBuffer
@@ -53,6 +52,8 @@ REMOTE_STREAMS = _P + "remote_streams"
 RTCP_SSRC = _P + "rtcp_ssrc"
 RTX_SSRC = _P + "rtx_ssrc"
 TIMESTAMP_MAPPER = _P + "timestamp_mapper"
+# A receiver whose frames' middle packets the C core may handle (media/continuation.py).
+CONTINUATION = "_notarylink_continuation"
 STATE = (
     ACTIVE_SSRC,
     CODECS,

@@ -239,8 +239,8 @@ async def test_a_stopped_tap_hands_everything_back() -> None:
     for srtp, arrival in packets[:30]:
         side.receive(srtp, arrival)
     state = side.receiver.__dict__
-    state[continuation.KEY].close()
-    assert continuation.KEY not in state and side.router.armed(MEDIA_SSRC) is None
+    state[sync_receive.CONTINUATION].close()
+    assert sync_receive.CONTINUATION not in state and side.router.armed(MEDIA_SSRC) is None
     before = side.router.continued
     for srtp, arrival in packets[30:]:
         side.receive(srtp, arrival)
