@@ -492,7 +492,6 @@ typedef struct {
     PyObject *publication;  /* packets and bytes counted as Publication.forward does */
     PyObject *on_result;    /* called with add_continued's answer when it is not (False, None) */
     PyObject *on_remb;      /* called with the estimator's answer when it is not None */
-    unsigned long long handled;
 } Continued;
 
 #define MAX_CONTINUED 8
@@ -782,13 +781,23 @@ Router_arm(Router *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
-static PyObject *
-Router_disarm(Router *self, PyObject *arg)
+/* The continued source named by `arg` (an SSRC): 1 and *entry (NULL if none), or -1. */
+static int
+continued_named(Router *self, PyObject *arg, Continued **entry)
 {
     unsigned long ssrc = PyLong_AsUnsignedLong(arg);
     if (ssrc == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    *entry = continued_find(self, (uint32_t)ssrc);
+    return 1;
+}
+
+static PyObject *
+Router_disarm(Router *self, PyObject *arg)
+{
+    Continued *entry;
+    if (continued_named(self, arg, &entry) < 0)
         return NULL;
-    Continued *entry = continued_find(self, (uint32_t)ssrc);
     if (entry != NULL)
         entry->next_sequence = -1;
     Py_RETURN_NONE;
@@ -797,10 +806,9 @@ Router_disarm(Router *self, PyObject *arg)
 static PyObject *
 Router_forget(Router *self, PyObject *arg)
 {
-    unsigned long ssrc = PyLong_AsUnsignedLong(arg);
-    if (ssrc == (unsigned long)-1 && PyErr_Occurred())
+    Continued *entry;
+    if (continued_named(self, arg, &entry) < 0)
         return NULL;
-    Continued *entry = continued_find(self, (uint32_t)ssrc);
     if (entry == NULL)
         Py_RETURN_FALSE;
     continued_release(entry);
@@ -811,10 +819,9 @@ Router_forget(Router *self, PyObject *arg)
 static PyObject *
 Router_armed(Router *self, PyObject *arg)
 {
-    unsigned long ssrc = PyLong_AsUnsignedLong(arg);
-    if (ssrc == (unsigned long)-1 && PyErr_Occurred())
+    Continued *entry;
+    if (continued_named(self, arg, &entry) < 0)
         return NULL;
-    Continued *entry = continued_find(self, (uint32_t)ssrc);
     if (entry == NULL || entry->next_sequence < 0)
         Py_RETURN_NONE;
     return PyLong_FromLong(entry->next_sequence);
@@ -901,7 +908,6 @@ continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_
     entry->next_sequence = (entry->next_sequence + 1) & 0xFFFF;
     if (entry->next_sequence == 0)
         entry->next_sequence = -1; /* the wrap is Python's (a statistics cycle) */
-    entry->handled++;
     self->continued_packets++;
 
     if (abs_send_time >= 0 && entry->estimate != Py_None) {
