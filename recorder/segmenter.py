@@ -601,22 +601,6 @@ class Segmenter:
     # -- timing --------------------------------------------------------------------------------
 
     def _timeline(self, frame: Frame) -> _Entry | None:
-        # The common case first: the track's own codec object (a receiver hands on one per
-        # payload type), its clock running on. Everything else takes the full checks below.
-        track = self._tracks.get(frame.kind)
-        if track is not None and frame.codec is track.codec:
-            pts = frame.pts
-            media_time = track.anchor_arrival + (pts - track.anchor_pts) / track.clock_rate
-            if pts >= track.last_pts - track.clock_rate and (
-                media_time - frame.arrival <= RESYNC_AHEAD_S
-            ):
-                track.last_pts = pts
-                if frame.keyframe and track.kind == "video":
-                    track.size = picture_size(track.name, frame.data) or track.size
-                return (media_time, next(self._order), frame, track.epoch)
-        return self._checked_timeline(frame)
-
-    def _checked_timeline(self, frame: Frame) -> _Entry | None:
         codec = frame.codec
         name = self._names.get(codec.mime_type)
         if name is None:
