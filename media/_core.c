@@ -34,6 +34,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -467,16 +468,20 @@ typedef struct {
 } Route;
 
 /*
- * A source whose middle packets of a frame are handled here, not in Python
- * (media/continuation.py): Python arms it after a packet it handled itself, naming the packet
- * expected next; a packet that is exactly that (same frame, no marker, nothing to decide)
- * updates the receiver's state through these objects and is not handed to Python.
+ * A VP8 source whose packets are handled here, not in Python (media/continuation.py): Python
+ * arms it after a packet it handled itself, naming the packet expected next; a packet that is
+ * exactly that (the next sequence number, nothing to decide: not a keyframe's start) updates
+ * the receiver's state through these objects and is not handed to Python, and arms the source
+ * for the one after it.
  */
 typedef struct {
     uint32_t ssrc;
     int payload_type;
     int next_sequence; /* -1: disarmed */
-    uint32_t timestamp;
+    uint32_t timestamp; /* the last packet's (= its StreamStatistics' _last_timestamp) */
+    /* CLOCK_MONOTONIC ns from which the next packet is Python's again: Python's checks (and
+     * aiortc's active-SSRC time) are redone at least once every HANDBACK_NS. */
+    long long handback_ns;
     int clock_rate;
     int abs_send_time_id; /* 0: none negotiated */
     /* Per one-byte extension id: 0 any length (ignored by aiortc), n > 0 exactly n bytes,
@@ -495,6 +500,15 @@ typedef struct {
 } Continued;
 
 #define MAX_CONTINUED 8
+#define HANDBACK_NS 1000000000LL
+
+static long long
+monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -715,7 +729,8 @@ audio_level(const Parsed *parsed, int id)
     return -1;
 }
 
-static PyObject *str_packets_received, *str_max_seq, *str_last_arrival, *str_packets, *str_bytes;
+static PyObject *str_packets_received, *str_max_seq, *str_last_arrival, *str_last_timestamp,
+    *str_jitter_q4, *str_packets, *str_bytes, *str_frames;
 
 static PyObject *
 Router_continue_with(Router *self, PyObject *args)
@@ -778,6 +793,7 @@ Router_arm(Router *self, PyObject *args)
     /* At the wrap aiortc's statistics count a cycle: that packet is Python's. */
     entry->next_sequence = (sequence & 0xFFFF) ? (int)(sequence & 0xFFFF) : -1;
     entry->timestamp = timestamp;
+    entry->handback_ns = monotonic_ns() + HANDBACK_NS;
     Py_RETURN_TRUE;
 }
 
@@ -838,17 +854,50 @@ set_attribute(PyObject *obj, PyObject *name, PyObject *value)
     return status;
 }
 
+/* *value = obj.name, an int; -1 on error. */
+static int
+get_long_long(PyObject *obj, PyObject *name, long long *value)
+{
+    PyObject *attribute = PyObject_GetAttr(obj, name);
+    if (attribute == NULL)
+        return -1;
+    *value = PyLong_AsLongLong(attribute);
+    Py_DECREF(attribute);
+    return (*value == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
 static int
 add_to_attribute(PyObject *obj, PyObject *name, long long delta)
 {
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value == NULL)
-        return -1;
-    long long current = PyLong_AsLongLong(value);
-    Py_DECREF(value);
-    if (current == -1 && PyErr_Occurred())
+    long long current;
+    if (get_long_long(obj, name, &current) < 0)
         return -1;
     return set_attribute(obj, name, PyLong_FromLongLong(current + delta));
+}
+
+/* media/rtp_keyframes.py's vp8_starts_keyframe (RFC 7741, RFC 6386 section 9.1). */
+static int
+vp8_starts_keyframe(const uint8_t *payload, Py_ssize_t length)
+{
+    if (length < 1 || !(payload[0] & 0x10) || (payload[0] & 0x07))
+        return 0;
+    Py_ssize_t offset = 1;
+    if (payload[0] & 0x80) { /* X: an extension byte follows */
+        if (length < 2)
+            return 0;
+        uint8_t extension = payload[1];
+        offset = 2;
+        if (extension & 0x80) { /* I: picture id, 7 or 15 bits */
+            if (length <= offset)
+                return 0;
+            offset += (payload[offset] & 0x80) ? 2 : 1;
+        }
+        if (extension & 0x40) /* L: TL0PICIDX */
+            offset += 1;
+        if (extension & 0x30) /* T or K */
+            offset += 1;
+    }
+    return length > offset && !(payload[offset] & 0x01);
 }
 
 /* Calls `callable(argument)` for its effect; -1 on error. */
@@ -862,6 +911,32 @@ call_one(PyObject *callable, PyObject *argument)
     return 0;
 }
 
+/* aiortc's StreamStatistics.add for the next packet in order (no cycle: the wrap is never
+ * armed), arriving at `seconds`; the jitter step where the timestamp changed. */
+static int
+continued_statistics(Continued *entry, const Parsed *parsed, double seconds)
+{
+    PyObject *statistics = entry->statistics;
+    long long arrival = (long long)(seconds * entry->clock_rate);
+    if (add_to_attribute(statistics, str_packets_received, 1) < 0 ||
+        set_attribute(statistics, str_max_seq, PyLong_FromLong(parsed->sequence)) < 0)
+        return -1;
+    if (parsed->timestamp != entry->timestamp) {
+        long long last_arrival, jitter_q4;
+        if (get_long_long(statistics, str_last_arrival, &last_arrival) < 0 ||
+            get_long_long(statistics, str_jitter_q4, &jitter_q4) < 0)
+            return -1;
+        long long diff = llabs((arrival - last_arrival) -
+                               ((long long)parsed->timestamp - (long long)entry->timestamp));
+        jitter_q4 += diff - ((jitter_q4 + 8) >> 4);
+        if (set_attribute(statistics, str_jitter_q4, PyLong_FromLongLong(jitter_q4)) < 0 ||
+            set_attribute(statistics, str_last_timestamp,
+                          PyLong_FromUnsignedLong(parsed->timestamp)) < 0)
+            return -1;
+    }
+    return set_attribute(statistics, str_last_arrival, PyLong_FromLongLong(arrival));
+}
+
 /*
  * The armed source's next packet, as media/sync_receive.py's handle_rtp_packet would handle
  * it (estimator, statistics, NACK generator, frame buffer, the publication's counters), in
@@ -870,10 +945,13 @@ call_one(PyObject *callable, PyObject *argument)
 static int
 continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_t padding)
 {
-    if (parsed->marker || parsed->sequence != entry->next_sequence ||
-        parsed->payload_type != entry->payload_type || parsed->timestamp != entry->timestamp ||
-        parsed->payload_length < 1 || (parsed->payload[0] & 0x10))
-        return 0; /* a frame's end or start, a gap, another stream, a partition start */
+    if (parsed->sequence != entry->next_sequence || parsed->payload_type != entry->payload_type)
+        return 0; /* a gap, a repair, another stream */
+    /* A keyframe starts a new subscriber's stream and the publication's replay: Python's. */
+    if (vp8_starts_keyframe(parsed->payload, parsed->payload_length))
+        return 0;
+    if (monotonic_ns() >= entry->handback_ns)
+        return 0; /* Python's turn to check that this source may still be handled here */
     long abs_send_time = -1;
     const uint8_t *at = parsed->extensions;
     Py_ssize_t left = parsed->extensions_length;
@@ -905,9 +983,6 @@ continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_
     }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    entry->next_sequence = (entry->next_sequence + 1) & 0xFFFF;
-    if (entry->next_sequence == 0)
-        entry->next_sequence = -1; /* the wrap is Python's (a statistics cycle) */
     self->continued_packets++;
 
     if (abs_send_time >= 0 && entry->estimate != Py_None) {
@@ -932,27 +1007,28 @@ continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_
             return -1;
     }
 
-    /* aiortc's StreamStatistics.add for the next packet in order, same timestamp: no jitter
-     * step, no cycle (the wrap is never armed). */
     double seconds = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-    if (add_to_attribute(entry->statistics, str_packets_received, 1) < 0 ||
-        set_attribute(entry->statistics, str_max_seq, PyLong_FromLong(parsed->sequence)) < 0 ||
-        set_attribute(entry->statistics, str_last_arrival,
-                      PyLong_FromLongLong((long long)(seconds * entry->clock_rate))) < 0)
+    if (continued_statistics(entry, parsed, seconds) < 0)
         return -1;
+    /* Armed for the one after (the wrap is Python's: a statistics cycle). */
+    entry->next_sequence = (entry->next_sequence + 1) & 0xFFFF;
+    if (entry->next_sequence == 0)
+        entry->next_sequence = -1;
+    entry->timestamp = parsed->timestamp;
     /* The NACK generator, nothing missing: the next number is only its new max_seq. */
     if (entry->nack != Py_None &&
         set_attribute(entry->nack, str_max_seq, PyLong_FromLong(parsed->sequence)) < 0)
         return -1;
 
-    PyObject *call[3] = {PyLong_FromLong(parsed->sequence),
+    PyObject *call[4] = {PyLong_FromLong(parsed->sequence),
                          PyLong_FromUnsignedLong(parsed->timestamp),
+                         Py_NewRef(parsed->marker ? Py_True : Py_False),
                          PyBytes_FromStringAndSize((const char *)parsed->payload,
                                                    parsed->payload_length)};
     PyObject *result = NULL;
-    if (call[0] && call[1] && call[2])
-        result = PyObject_Vectorcall(entry->add_frame, call, 3, NULL);
-    for (int i = 0; i < 3; i++)
+    if (call[0] && call[1] && call[3])
+        result = PyObject_Vectorcall(entry->add_frame, call, 4, NULL);
+    for (int i = 0; i < 4; i++)
         Py_XDECREF(call[i]);
     if (result == NULL) {
         if (PyErr_ExceptionMatches(PyExc_ValueError)) {
@@ -964,7 +1040,8 @@ continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_
     }
     int status = 0;
     if (add_to_attribute(entry->publication, str_packets, 1) < 0 ||
-        add_to_attribute(entry->publication, str_bytes, parsed->payload_length) < 0)
+        add_to_attribute(entry->publication, str_bytes, parsed->payload_length) < 0 ||
+        (parsed->marker && add_to_attribute(entry->publication, str_frames, 1) < 0))
         status = -1;
     else if (!(PyTuple_CheckExact(result) && PyTuple_GET_SIZE(result) == 2 &&
                PyTuple_GET_ITEM(result, 0) == Py_False && PyTuple_GET_ITEM(result, 1) == Py_None))
@@ -1069,8 +1146,8 @@ static PyMethodDef Router_methods[] = {
      "a source whose "
      "frames' middle packets may be handled here (disarmed until arm)"},
     {"arm", (PyCFunction)Router_arm, METH_VARARGS,
-     "arm(ssrc, next_sequence, timestamp) -> bool: handle that packet here if it continues "
-     "the frame"},
+     "arm(ssrc, next_sequence, timestamp) -> bool: handle that packet here (and the ones after "
+     "it) unless it starts a keyframe; `timestamp`: the packet's before it"},
     {"disarm", (PyCFunction)Router_disarm, METH_O, "disarm(ssrc): every packet to Python"},
     {"forget", (PyCFunction)Router_forget, METH_O, "forget(ssrc) -> bool"},
     {"armed", (PyCFunction)Router_armed, METH_O,
@@ -1138,9 +1215,13 @@ PyInit__core(void)
     str_packets_received = PyUnicode_InternFromString("packets_received");
     str_max_seq = PyUnicode_InternFromString("max_seq");
     str_last_arrival = PyUnicode_InternFromString("_last_arrival");
+    str_last_timestamp = PyUnicode_InternFromString("_last_timestamp");
+    str_jitter_q4 = PyUnicode_InternFromString("_jitter_q4");
     str_packets = PyUnicode_InternFromString("packets");
     str_bytes = PyUnicode_InternFromString("bytes");
-    if (!str_packets_received || !str_max_seq || !str_last_arrival || !str_packets || !str_bytes)
+    str_frames = PyUnicode_InternFromString("frames");
+    if (!str_packets_received || !str_max_seq || !str_last_arrival || !str_last_timestamp ||
+        !str_jitter_q4 || !str_packets || !str_bytes || !str_frames)
         return NULL;
     PyObject *module = PyModule_Create(&core_module);
     if (module == NULL)

@@ -436,15 +436,16 @@ FrameBuffer_add(FrameBuffer *self, PyObject *args)
 }
 
 /*
- * add_continued(sequence, timestamp, payload): `add(packet, DEPAYLOAD_VP8)` for the middle
- * packet of a VP8 frame that media/_core.c handles without Python (media/continuation.py):
- * no marker, and no forward hook (the Router forwarded it and counts it for the publication).
+ * add_continued(sequence, timestamp, marker, payload): `add(packet, DEPAYLOAD_VP8)` for a VP8
+ * packet that media/_core.c handles without Python (media/continuation.py): no forward hook
+ * (the Router forwarded it and counts it for the publication).
  */
 static PyObject *
 FrameBuffer_add_continued(FrameBuffer *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyBytes_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "add_continued(sequence, timestamp, payload: bytes)");
+    if (nargs != 4 || !PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "add_continued(sequence, timestamp, marker, payload: bytes)");
         return NULL;
     }
     unsigned long sequence = PyLong_AsUnsignedLong(args[0]);
@@ -453,6 +454,9 @@ FrameBuffer_add_continued(FrameBuffer *self, PyObject *const *args, Py_ssize_t n
     unsigned long timestamp = PyLong_AsUnsignedLong(args[1]);
     if (timestamp == (unsigned long)-1 && PyErr_Occurred())
         return NULL;
+    int marker = PyObject_IsTrue(args[2]);
+    if (marker < 0)
+        return NULL;
     if (!self->frames_wanted) {
         if (self->origin >= 0) {
             buffer_remove(self, self->capacity);
@@ -460,8 +464,8 @@ FrameBuffer_add_continued(FrameBuffer *self, PyObject *const *args, Py_ssize_t n
         }
         return Py_NewRef(nothing);
     }
-    const char *data = PyBytes_AS_STRING(args[2]);
-    Py_ssize_t length = PyBytes_GET_SIZE(args[2]);
+    const char *data = PyBytes_AS_STRING(args[3]);
+    Py_ssize_t length = PyBytes_GET_SIZE(args[3]);
     if (length) {
         Py_ssize_t skip = vp8_descriptor_length((const uint8_t *)data, length);
         if (skip < 0)
@@ -469,7 +473,7 @@ FrameBuffer_add_continued(FrameBuffer *self, PyObject *const *args, Py_ssize_t n
         data += skip;
         length -= skip;
     }
-    return buffer_add(self, (int)(sequence & 0xFFFF), (uint32_t)timestamp, 0, data, length);
+    return buffer_add(self, (int)(sequence & 0xFFFF), (uint32_t)timestamp, marker, data, length);
 }
 
 static PyObject *
@@ -685,8 +689,8 @@ static PyMethodDef FrameBuffer_methods[] = {
      "add(packet, depayload=DEPAYLOAD_DONE) -> (pli, frame or None); ValueError: not "
      "depayloadable"},
     {"add_continued", (PyCFunction)(void (*)(void))FrameBuffer_add_continued, METH_FASTCALL,
-     "add_continued(sequence, timestamp, payload) -> (pli, frame or None): a VP8 frame's "
-     "middle packet, not forwarded"},
+     "add_continued(sequence, timestamp, marker, payload) -> (pli, frame or None): a VP8 "
+     "packet the forwarding core handled, not forwarded"},
     {"ready_frames", (PyCFunction)FrameBuffer_ready_frames, METH_NOARGS,
      "every further frame that is whole now, in order"},
     {"remove", (PyCFunction)FrameBuffer_remove, METH_O,

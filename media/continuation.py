@@ -1,31 +1,33 @@
-"""The middle packets of a video frame, handled in C without Python (media/_core.c).
+"""A VP8 source's packets handled in C without Python (media/_core.c's Router).
 
-A 1 Mbit/s VP8 camera at 30 fps sends about four packets a frame. Besides a frame's first and
-last packet, each is the same case: the next sequence number, the frame's timestamp, nothing
-missing, nothing to decide. Python still ran every step for each of them (parse, route, the
-bandwidth estimator, statistics, the NACK generator, the frame buffer, the publication's
-counters and forwarders): ~9 µs of interpreter a packet on an idle machine, 2-3 times that
-in the loaded server (docs/bench/README.md).
+A 1 Mbit/s VP8 camera at 30 fps sends about four packets a frame. Nearly every one of them is
+the same case: the next sequence number, nothing missing, nothing to decide. Python still ran
+every step for each (parse, route, the bandwidth estimator, statistics, the NACK generator,
+the frame buffer, the publication's counters and forwarders): ~5-10 µs of interpreter a packet
+on an idle machine, 2-3 times that in the loaded server (docs/bench/README.md).
 
 After media/sync_receive.py has handled a packet of a VP8 source, `Continuation.after` arms
 the transport's Router for the packet that should come next, when every condition below holds;
-the Router handles that packet in C through the same objects (the receiver's StreamStatistics,
-NACK generator, FrameBuffer, bandwidth estimator, the publication's counters) in the order
-handle_rtp_packet would, and arms itself for the one after. Anything else goes to Python as
-before: a frame's first or last packet, a gap, a retransmission, a partition's start, the
-sequence number's wrap, mid/rid extensions, a packet the C core did not forward to every
-subscriber. Frames the buffer completes, PLIs and REMBs it produces come back to Python here.
+the Router handles that packet in C through the same objects (the receiver's StreamStatistics
+with aiortc's jitter step, NACK generator, FrameBuffer, bandwidth estimator, the publication's
+counters) in the order handle_rtp_packet would, and arms itself for the one after. Anything
+else goes to Python as before: a gap, a retransmission, a keyframe's first packet (the
+publication counts it and keeps what follows for new subscribers), the sequence number's
+wrap, mid/rid extensions, a packet the C core did not forward to every subscriber, and the
+first packet after a second armed (so that the conditions below, and aiortc's "active SSRC"
+time, are checked again at least once a second). Frames the buffer completes, PLIs and REMBs
+it produces come back to Python here.
 
 Conditions to arm, after Python handled a packet itself:
 - the receiver's buffer is media/_frames.c's and the codec VP8 (depayloaded there);
-- the packet was in order (the statistics' and the NACK generator's newest) and no marker;
+- the packet was in order (the statistics' and the NACK generator's newest);
 - the NACK generator misses nothing;
 - the publication replays nothing to new subscribers (its keyframe is older than 200 ms) and
   each of its forwarders is forwarded in C for this source;
 - the receiver is enabled and its decoder reported no error.
 
 What is not kept per packet: the receiver's "active SSRC" time (aiortc's
-getSynchronizationSources, 10 s expiry), which the frame's other packets refresh.
+getSynchronizationSources, 10 s expiry), which the packet handed back every second refreshes.
 tests/media/test_continuation.py runs the same packets through Python alone and through the
 Router with this armed, and compares what the receiver, the buffer and the publication end up
 with.
@@ -105,10 +107,10 @@ class Continuation:
             self.router.disarm(ssrc)
 
     def after(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
-        """Python handled `packet` of this receiver (no marker, not RTX): arm the Router for
-        the next one if it can be handled in C. Nothing to disarm: the Router disarms a source
-        itself whenever it hands one of its packets to Python. Runs for a frame's first packet
-        (once a frame at 30 fps): kept to plain attribute reads."""
+        """Python handled `packet` of this receiver: arm the Router for the next one if it can
+        be handled in C. Nothing to disarm: the Router disarms a source itself whenever it
+        hands one of its packets to Python. Runs for every packet Python handles (a few a
+        second while armed): kept to plain attribute reads."""
         state = self._state
         sequence = packet.sequence_number
         ssrc = packet.ssrc

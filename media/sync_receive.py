@@ -176,10 +176,9 @@ def handle_rtp_packet(receiver: RTCRtpReceiver, packet: RtpPacket, arrival_time_
         pli_flag, encoded_frame = jitter_buffer.add(packet)
 
     after_buffer(receiver, packet.ssrc, codec, pli_flag, encoded_frame)
-    if not packet.marker:
-        continuation = state.get(CONTINUATION)
-        if continuation is not None:
-            continuation.after(packet, codec)
+    continuation = state.get(CONTINUATION)
+    if continuation is not None:
+        continuation.after(packet, codec)
 
 
 def after_buffer(

@@ -1,4 +1,4 @@
-"""Receiving a VP8 stream: every packet in Python against a frame's middle packets in C.
+"""Receiving a VP8 stream: every packet in Python against the packets in order in C.
 
 `python -m tests.bench.continuation_costs` (also run by `make bench`). Side by side in one run,
 in CPU time (`time.process_time_ns`, the fastest of `--repeat` alternated rounds, the garbage
@@ -9,8 +9,9 @@ protects it: ~4 packets a frame at 1 Mbit/s, mid and abs-send-time on each):
     python:     the transport's Router unprotects (media/_core.c), then media/sync_receive.py
                 for every packet: parse, route, estimator, statistics, NACK generator, the C
                 frame buffer, the receiver tap, the publication's counters
-    continued:  the same, with media/continuation.py armed: the middle packets of each frame
-                are handled in the Router, without Python
+    continued:  the same, with media/continuation.py armed: the packets in order are handled
+                in the Router, without Python, except a keyframe's first packet, the 200 ms
+                after it (kept for new subscribers) and one packet a second
 
 Both end with the same frames published (checked). Not included: the datagram's way through
 the event loop to `datagram_received`, the same for both. Last line: one JSON object.
