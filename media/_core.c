@@ -468,11 +468,11 @@ typedef struct {
 } Route;
 
 /*
- * A VP8 source whose packets are handled here, not in Python (media/continuation.py): Python
- * arms it after a packet it handled itself, naming the packet expected next; a packet that is
- * exactly that (the next sequence number, nothing to decide: not a keyframe's start) updates
- * the receiver's state through these objects and is not handed to Python, and arms the source
- * for the one after it.
+ * A VP8 or audio source whose packets are handled here, not in Python (media/continuation.py):
+ * Python arms it after a packet it handled itself, naming the packet expected next; a packet
+ * that is exactly that (the next sequence number, nothing to decide: not a keyframe's start)
+ * updates the receiver's state through these objects and is not handed to Python, and arms
+ * the source for the one after it.
  */
 typedef struct {
     uint32_t ssrc;
@@ -483,6 +483,8 @@ typedef struct {
      * aiortc's active-SSRC time) are redone at least once every HANDBACK_NS. */
     long long handback_ns;
     int clock_rate;
+    int video; /* VP8: a keyframe's start is Python's, a marker ends a frame; else a packet is
+                * an audio frame */
     int abs_send_time_id; /* 0: none negotiated */
     /* Per one-byte extension id: 0 any length (ignored by aiortc), n > 0 exactly n bytes,
      * -1 leave the packet to Python (mid, rid: aiortc reads and checks them). */
@@ -736,12 +738,12 @@ static PyObject *
 Router_continue_with(Router *self, PyObject *args)
 {
     unsigned int ssrc;
-    int payload_type, clock_rate, abs_send_time_id, mid_id;
+    int payload_type, clock_rate, video, abs_send_time_id, mid_id;
     const char *lengths, *mid;
     Py_ssize_t lengths_size, mid_length;
     PyObject *statistics, *nack, *add_frame, *estimate, *publication, *on_result, *on_remb;
-    if (!PyArg_ParseTuple(args, "Iiiiy#iy#OOOOOOO", &ssrc, &payload_type, &clock_rate,
-                          &abs_send_time_id, &lengths, &lengths_size, &mid_id, &mid,
+    if (!PyArg_ParseTuple(args, "Iiipiy#iy#OOOOOOO", &ssrc, &payload_type, &clock_rate,
+                          &video, &abs_send_time_id, &lengths, &lengths_size, &mid_id, &mid,
                           &mid_length, &statistics, &nack, &add_frame, &estimate, &publication,
                           &on_result, &on_remb))
         return NULL;
@@ -766,6 +768,7 @@ Router_continue_with(Router *self, PyObject *args)
     entry->payload_type = payload_type;
     entry->next_sequence = -1;
     entry->clock_rate = clock_rate;
+    entry->video = video;
     entry->abs_send_time_id = abs_send_time_id;
     memcpy(entry->extension_lengths, lengths, 16);
     entry->mid_id = mid_id;
@@ -948,7 +951,7 @@ continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_
     if (parsed->sequence != entry->next_sequence || parsed->payload_type != entry->payload_type)
         return 0; /* a gap, a repair, another stream */
     /* A keyframe starts a new subscriber's stream and the publication's replay: Python's. */
-    if (vp8_starts_keyframe(parsed->payload, parsed->payload_length))
+    if (entry->video && vp8_starts_keyframe(parsed->payload, parsed->payload_length))
         return 0;
     if (monotonic_ns() >= entry->handback_ns)
         return 0; /* Python's turn to check that this source may still be handled here */
@@ -1041,7 +1044,8 @@ continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_
     int status = 0;
     if (add_to_attribute(entry->publication, str_packets, 1) < 0 ||
         add_to_attribute(entry->publication, str_bytes, parsed->payload_length) < 0 ||
-        (parsed->marker && add_to_attribute(entry->publication, str_frames, 1) < 0))
+        ((parsed->marker || !entry->video) &&
+         add_to_attribute(entry->publication, str_frames, 1) < 0))
         status = -1;
     else if (!(PyTuple_CheckExact(result) && PyTuple_GET_SIZE(result) == 2 &&
                PyTuple_GET_ITEM(result, 0) == Py_False && PyTuple_GET_ITEM(result, 1) == Py_None))

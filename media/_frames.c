@@ -436,9 +436,10 @@ FrameBuffer_add(FrameBuffer *self, PyObject *args)
 }
 
 /*
- * add_continued(sequence, timestamp, marker, payload): `add(packet, DEPAYLOAD_VP8)` for a VP8
- * packet that media/_core.c handles without Python (media/continuation.py): no forward hook
- * (the Router forwarded it and counts it for the publication).
+ * add_continued(sequence, timestamp, marker, payload): `add(packet, DEPAYLOAD_VP8)` (a video
+ * buffer) or `add(packet, DEPAYLOAD_AS_IS)` (audio) for a packet that media/_core.c handles
+ * without Python (media/continuation.py): no forward hook (the Router forwarded it and counts
+ * it for the publication).
  */
 static PyObject *
 FrameBuffer_add_continued(FrameBuffer *self, PyObject *const *args, Py_ssize_t nargs)
@@ -466,7 +467,7 @@ FrameBuffer_add_continued(FrameBuffer *self, PyObject *const *args, Py_ssize_t n
     }
     const char *data = PyBytes_AS_STRING(args[3]);
     Py_ssize_t length = PyBytes_GET_SIZE(args[3]);
-    if (length) {
+    if (self->video && length) {
         Py_ssize_t skip = vp8_descriptor_length((const uint8_t *)data, length);
         if (skip < 0)
             return NULL;
@@ -690,7 +691,7 @@ static PyMethodDef FrameBuffer_methods[] = {
      "depayloadable"},
     {"add_continued", (PyCFunction)(void (*)(void))FrameBuffer_add_continued, METH_FASTCALL,
      "add_continued(sequence, timestamp, marker, payload) -> (pli, frame or None): a VP8 "
-     "packet the forwarding core handled, not forwarded"},
+     "(video) or audio packet the forwarding core handled, not forwarded"},
     {"ready_frames", (PyCFunction)FrameBuffer_ready_frames, METH_NOARGS,
      "every further frame that is whole now, in order"},
     {"remove", (PyCFunction)FrameBuffer_remove, METH_O,

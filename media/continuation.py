@@ -1,10 +1,11 @@
-"""A VP8 source's packets handled in C without Python (media/_core.c's Router).
+"""A VP8 or audio source's packets handled in C without Python (media/_core.c's Router).
 
-A 1 Mbit/s VP8 camera at 30 fps sends about four packets a frame. Nearly every one of them is
-the same case: the next sequence number, nothing missing, nothing to decide. Python still ran
-every step for each (parse, route, the bandwidth estimator, statistics, the NACK generator,
-the frame buffer, the publication's counters and forwarders): ~5-10 µs of interpreter a packet
-on an idle machine, 2-3 times that in the loaded server (docs/bench/README.md).
+A 1 Mbit/s VP8 camera at 30 fps sends about four packets a frame, a microphone 50 Opus packets
+a second. Nearly every one of them is the same case: the next sequence number, nothing
+missing, nothing to decide. Python still ran every step for each (parse, route, the bandwidth
+estimator, statistics, the NACK generator, the frame buffer, the publication's counters and
+forwarders): ~5-10 µs of interpreter a packet on an idle machine, 2-3 times that in the loaded
+server (docs/bench/README.md).
 
 After media/sync_receive.py has handled a packet of a VP8 source, `Continuation.after` arms
 the transport's Router for the packet that should come next, when every condition below holds;
@@ -19,7 +20,8 @@ time, are checked again at least once a second). Frames the buffer completes, PL
 it produces come back to Python here.
 
 Conditions to arm, after Python handled a packet itself:
-- the receiver's buffer is media/_frames.c's and the codec VP8 (depayloaded there);
+- the receiver's buffer is media/_frames.c's, and the codec VP8 (depayloaded there) or the
+  receiver's audio (taken as it is: Opus);
 - the packet was in order (the statistics' and the NACK generator's newest);
 - the NACK generator misses nothing;
 - the publication replays nothing to new subscribers (its keyframe is older than 200 ms) and
@@ -47,6 +49,7 @@ from media.sync_receive import (
     CONTINUATION,
     DECODER_ERROR,
     JITTER_BUFFER,
+    KIND,
     NACK_GENERATOR,
     REMOTE_STREAMS,
     RTCP_SSRC,
@@ -92,6 +95,7 @@ class Continuation:
         self.tap = tap
         self.publication = publication
         self._state = receiver.__dict__
+        self._video = self._state[KIND] == "video"
         # Per source: the extension tables it was registered with (reconfigured maps differ).
         self._registered: dict[int, object] = {}
         self._forward = publication.forward  # what the tap must hand packets to
@@ -137,7 +141,8 @@ class Continuation:
         self.router.arm(ssrc, (sequence + 1) & 0xFFFF, packet.timestamp)
 
     def _codec_ok(self, codec: RTCRtpCodecParameters) -> bool:
-        if codec.name != "VP8" or codec.payloadType is None:
+        # What the C buffer takes: VP8 depayloaded there, audio as it is.
+        if codec.payloadType is None or (self._video and codec.name != "VP8"):
             return False
         self._codec = codec
         return True
@@ -175,6 +180,7 @@ class Continuation:
                 ssrc,
                 codec.payloadType,
                 codec.clockRate,
+                self._video,
                 ids.abs_send_time or 0,
                 extension_lengths(extensions_map),
                 (ids.mid or 0) if 0 < len(mid) <= 16 else 0,
@@ -218,8 +224,8 @@ class Continuation:
 def install(
     receiver: RTCRtpReceiver, router: Router | None, tap: ReceiverTap, publication: Publication
 ) -> Continuation | None:
-    """Let `router` handle the middle packets of `receiver`'s frames; None without the C
-    buffer or the core (everything stays in Python)."""
+    """Let `router` handle `receiver`'s packets in order; None without the C buffer or the
+    core (everything stays in Python)."""
     if (
         router is None
         or FrameBuffer is None

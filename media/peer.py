@@ -225,10 +225,8 @@ class ParticipantPeer:
         tap.on_packet = publication.forward
         publication.on_demand(tap.set_frames_wanted)
         receiver = transceiver.receiver
-        continued = (
-            continuation.install(receiver, core.router_of(receiver.transport), tap, publication)
-            if kind == "video"
-            else None
+        continued = continuation.install(
+            receiver, core.router_of(receiver.transport), tap, publication
         )
         if kind == "video":
             self._video_publications.append(publication)

@@ -52,7 +52,7 @@ REMOTE_STREAMS = _P + "remote_streams"
 RTCP_SSRC = _P + "rtcp_ssrc"
 RTX_SSRC = _P + "rtx_ssrc"
 TIMESTAMP_MAPPER = _P + "timestamp_mapper"
-# A receiver whose frames' middle packets the C core may handle (media/continuation.py).
+# A receiver whose packets in order the C core may handle (media/continuation.py).
 CONTINUATION = "_notarylink_continuation"
 STATE = (
     ACTIVE_SSRC,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import queue
+import random
 import time
 import weakref
 from typing import Any
@@ -21,7 +22,7 @@ from aiortc import (
     RTCRtpReceiver,
 )
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from media import continuation, core, sync_receive
 from media.fanout import Publication
@@ -273,6 +274,61 @@ def publication_keyframe_start(packet: RtpPacket) -> bool:
     return packet.payload_type == 96 and vp8_starts_keyframe(packet.payload)
 
 
+def talking(seed: int) -> list[tuple[bytes, int]]:
+    """Opus as a browser sends it, as SRTP: a packet every 20 ms with its audio level and
+    abs-send-time, a talk spurt's marker after a silence (DTX: the timestamp jumps), losses,
+    swapped neighbours, the sequence number's wrap."""
+    rng = random.Random(seed)
+    mapping = HeaderExtensionsMap()
+    mapping.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(id=3, uri=ABS_SEND_TIME),
+                RTCRtpHeaderExtensionParameters(id=1, uri=AUDIO_LEVEL),
+            ]
+        )
+    )
+    sent: list[RtpPacket] = []
+    timestamp = 0
+    for index in range(400):
+        silence = index % 150 == 149
+        if silence:
+            timestamp += 960 * rng.randint(5, 40)
+        packet = RtpPacket(
+            payload_type=OPUS.payloadType,
+            sequence_number=(65300 + index) & 0xFFFF,
+            timestamp=timestamp & 0xFFFFFFFF,
+            ssrc=MEDIA_SSRC,
+            marker=int(silence),
+            payload=rng.randbytes(rng.randint(3, 160)),
+        )
+        packet.extensions.audio_level = (False, rng.randint(0, 127))
+        packet.extensions.abs_send_time = (index * (1 << 18) // 50) & 0xFFFFFF
+        timestamp += 960
+        if rng.random() < 0.03:
+            continue  # lost
+        sent.append(packet)
+    for index in range(10, len(sent) - 1, 37):  # late by one packet
+        sent[index], sent[index + 1] = sent[index + 1], sent[index]
+    sending = pylibsrtp.Session(
+        pylibsrtp.Policy(key=KEY, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    return [(sending.protect(p.serialize(mapping)), 1000 + 20 * i) for i, p in enumerate(sent)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_an_audio_source_leaves_both_in_the_same_state(seed: int) -> None:
+    python, continued = Side(False, kind="audio"), Side(True, kind="audio")
+    packets = talking(seed)
+    for srtp, arrival in packets:
+        python.receive(srtp, arrival)
+        continued.receive(srtp, arrival)
+    expected = python.outcome()
+    assert len(expected["frames"]) > 300
+    assert continued.outcome() == expected
+    assert continued.router.continued > 0.7 * len(packets)
+
+
 async def test_nothing_is_handled_in_c_while_a_forwarder_is_not_in_the_core() -> None:
     python, continued = Side(continued=False), Side(continued=True)
     sinks = [Sink(), Sink()]
@@ -373,7 +429,7 @@ async def test_a_router_with_no_place_left_leaves_the_source_to_python() -> None
     python, continued = Side(continued=False), Side(continued=True)
     for other in range(8):  # other receivers' sources hold every place
         continued.router.continue_with(
-            900 + other, 96, 90000, 0, bytes(16), 0, b"-", *[None] * 4, object(), print, print
+            900 + other, 96, 90000, True, 0, bytes(16), 0, b"-", *[None] * 4, object(), print, print
         )
     for srtp, arrival in protected(10):
         python.receive(srtp, arrival)
