@@ -1145,10 +1145,10 @@ static PyMethodDef Router_methods[] = {
      "serial is 0 if no output forwarded it, True if handled here (continue_with), None if "
      "SRTP rejected the packet"},
     {"continue_with", (PyCFunction)Router_continue_with, METH_VARARGS,
-     "continue_with(ssrc, payload_type, clock_rate, abs_send_time_id, extension_lengths, "
-     "mid_id, mid, statistics, nack, add_frame, estimate, publication, on_result, on_remb): "
-     "a source whose "
-     "frames' middle packets may be handled here (disarmed until arm)"},
+     "continue_with(ssrc, payload_type, clock_rate, video, abs_send_time_id, "
+     "extension_lengths, mid_id, mid, statistics, nack, add_frame, estimate, publication, "
+     "on_result, on_remb): a VP8 (video) or audio source whose packets in order may be "
+     "handled here (disarmed until arm)"},
     {"arm", (PyCFunction)Router_arm, METH_VARARGS,
      "arm(ssrc, next_sequence, timestamp) -> bool: handle that packet here (and the ones after "
      "it) unless it starts a keyframe; `timestamp`: the packet's before it"},

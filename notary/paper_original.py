@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from recorder.addenda import AddendumError, check_addenda
+from recorder.chain import canonical
+
 SCHEMA = "notarylink.paper-original/1"
-ADDENDA_DIR = "paper-original/"
 MAX_NOTE_CHARS = 500
 
 
@@ -39,16 +39,6 @@ class PaperError(ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def canonical(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def addendum_name(seq: int) -> str:
-    return f"{ADDENDA_DIR}{seq:03d}.json"
 
 
 @dataclass(frozen=True)
@@ -116,12 +106,15 @@ def next_step(
 def read_steps(
     documents: list[bytes], manifest_sha256: str, public_key: Ed25519PublicKey
 ) -> list[Step]:
-    """The addenda in order, each checked: signature, manifest and link to the one before."""
+    """The addenda in order, each checked: signature, manifest and link to the one before
+    (recorder/addenda.py), then read as steps."""
+    try:
+        addenda = check_addenda(documents, manifest_sha256, public_key)
+    except AddendumError as exc:
+        raise PaperError("addendum_invalid", str(exc)) from None
     steps: list[Step] = []
-    prev = manifest_sha256
-    for seq, raw in enumerate(documents):
+    for seq, data in enumerate(addenda):
         try:
-            data = json.loads(raw)
             step = Step(
                 seq=int(data["seq"]),
                 status=PaperStatus(data["status"]),
@@ -134,14 +127,8 @@ def read_steps(
             )
         except (ValueError, KeyError, TypeError):
             raise PaperError("addendum_invalid", f"addendum {seq} is malformed") from None
-        try:
-            public_key.verify(base64.b64decode(step.signature), canonical(step.body()))
-        except (InvalidSignature, ValueError):
-            raise PaperError(
-                "addendum_invalid", f"addendum {seq} is not signed by the platform"
-            ) from None
-        if step.seq != seq or step.manifest_sha256 != manifest_sha256 or step.prev_sha256 != prev:
-            raise PaperError("addendum_invalid", f"addendum {seq} does not follow the one before")
+        if step.document() != documents[seq]:
+            # Signed, but not a step of this schema (fields beyond or missing).
+            raise PaperError("addendum_invalid", f"addendum {seq} is malformed")
         steps.append(step)
-        prev = hashlib.sha256(raw).hexdigest()
     return steps

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from recorder.addenda import addendum_names
 from recorder.join import Part, join_segments
 from recorder.package import write_package
 from recorder.verify import MANIFEST, PUBLIC_KEY, SIGNATURE, TIMESTAMP, EvidenceSource
@@ -26,6 +27,7 @@ README = """NotaryLink 证据包 / evidence package
 - public-key.pem：平台公钥（请与公证处公布的公钥指纹核对）；
 - manifest.tsr：RFC 3161 可信时间戳（如配置），证明清单在该时间已经存在；
 - 各参与人目录下的 .webm/.mkv：录像分段原件，SHA-256 记录于清单；
+- paper-original/：会后纸质原件的流转记录（已寄出、已收到），每一步由平台签名并链接到清单；
 - playback/：为便于观看而将分段无损拼接的文件（不重新编码），不是证据本身。
 核验：notarylink verify 本文件.zip --key 公证处公钥.pem --tsa-root 时间戳机构根证书.pem
 也可手工核验：对每个分段计算 SHA-256 与清单比对；用公钥验证签名；用 openssl ts -verify 验证时间戳。
@@ -41,6 +43,8 @@ checked without the platform:
 - manifest.tsr: an RFC 3161 timestamp (when configured) proving the manifest existed then;
 - the .webm/.mkv files in each participant's folder: the recorded segments as captured, their
   SHA-256 listed in the manifest;
+- paper-original/: what became of the hand-signed paper original after the session (posted,
+  received), each step signed by the platform and linked to the manifest;
 - playback/: each participant's segments joined without re-encoding, for viewing; not the
   evidence itself.
 Verify: notarylink verify THIS.zip --key office-key.pem --tsa-root tsa-root.pem
@@ -59,7 +63,7 @@ def export_session(
         raise LookupError("this session has no sealed manifest yet")
     manifest = json.loads(raw)
     files: list[tuple[str, bytes | Path]] = [(MANIFEST, raw)]
-    for name in (SIGNATURE, TIMESTAMP, PUBLIC_KEY):
+    for name in (SIGNATURE, TIMESTAMP, PUBLIC_KEY, *addendum_names(source.names())):
         data = source.read(name)
         if data is not None:
             files.append((name, data))

@@ -1,12 +1,15 @@
 """The verifier: checks a session's evidence with no trust in the server that made it.
 
 Given the files of one session (from an exported package or from the store) it checks the
-manifest's signature, its timestamp, the hash chain, every segment's hash and size, and that no
-segment is missing without a gap event saying so. Every failure is reported with what it means.
+manifest's signature, its timestamp, the hash chain, every segment's hash and size, that no
+segment is missing without a gap event saying so, and the paper original's later steps (signed
+addenda beside the manifest, recorder/addenda.py). Every failure is reported with what it
+means.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +17,13 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from recorder.addenda import (
+    MAX_ADDENDA,
+    AddendumError,
+    addendum_name,
+    addendum_names,
+    check_addenda,
+)
 from recorder.chain import Entry, verify_chain
 from recorder.seal import MANIFEST_SCHEMA, load_public_key, public_key_fingerprint, signature_valid
 from recorder.timestamp import TimestampError, verify_timestamp
@@ -89,11 +99,12 @@ def verify(
         report.add("manifest", False, f"unknown schema {manifest.get('schema')!r}")
         return report
     report.add("manifest", True, f"schema {MANIFEST_SCHEMA}")
-    _check_signature(source, raw, manifest, trusted_key, report)
+    key = _check_signature(source, raw, manifest, trusted_key, report)
     _check_timestamp(source, raw, tsa_roots, report)
     entries = _check_chain(manifest, report)
     if entries is not None:
         _check_segments(source, entries, report, progress)
+        _check_paper_original(source, raw, entries, key, report)
     return report
 
 
@@ -103,23 +114,24 @@ def _check_signature(
     manifest: dict[str, Any],
     trusted_key: Ed25519PublicKey | None,
     report: Report,
-) -> None:
+) -> Ed25519PublicKey | None:
+    """The platform key, where the manifest's signature is valid with it."""
     signature = source.read(SIGNATURE)
     if signature is None:
         report.add("signature", False, "manifest.sig is missing: the manifest is not sealed")
-        return
+        return None
     key = trusted_key
     origin = "the pinned platform key"
     if key is None:
         pem = source.read(PUBLIC_KEY)
         if pem is None:
             report.add("signature", False, "no public key to check the signature with")
-            return
+            return None
         try:
             key = load_public_key(pem)
         except ValueError as exc:
             report.add("signature", False, f"public-key.pem is not usable: {exc}")
-            return
+            return None
         origin = "the key shipped in the package (compare its fingerprint with the published one)"
     fingerprint = public_key_fingerprint(key)
     declared = manifest.get("signer", {}).get("key_sha256")
@@ -127,7 +139,7 @@ def _check_signature(
         report.add(
             "signature", False, f"the manifest names signer key {declared}, not {fingerprint}"
         )
-        return
+        return None
     if not signature_valid(raw, signature.decode("ascii", "replace").strip(), key):
         report.add(
             "signature",
@@ -135,8 +147,9 @@ def _check_signature(
             "the signature does not match: the manifest was changed after sealing, or it was "
             "signed with another key",
         )
-        return
+        return None
     report.add("signature", True, f"Ed25519 signature valid; key {fingerprint[:16]}… ({origin})")
+    return key
 
 
 def _check_timestamp(
@@ -228,3 +241,49 @@ def _declared_gaps(entries: list[Entry]) -> dict[str, set[int]]:
                 int(n) for n in numbers
             )
     return gaps
+
+
+def _check_paper_original(
+    source: EvidenceSource,
+    raw: bytes,
+    entries: list[Entry],
+    key: Ed25519PublicKey | None,
+    report: Report,
+) -> None:
+    """The paper original promised in the session, and its later steps (addenda)."""
+    promised = any(
+        e.kind == "event" and e.body.get("type") == "record_paper_original" for e in entries
+    )
+    names = addendum_names(source.names())
+    if not names:
+        if promised:
+            report.add(
+                "paper_original", True, "promised in the session; no later step in this evidence"
+            )
+        return
+    expected = [addendum_name(seq) for seq in range(len(names))]
+    if not promised:
+        report.add("paper_original", False, "steps of a paper original no one promised")
+    elif len(names) > MAX_ADDENDA:
+        report.add("paper_original", False, f"{len(names)} steps: more than any original has")
+    elif names != expected:
+        missing = sorted(set(expected) - set(names))
+        report.add(
+            "paper_original",
+            False,
+            f"{missing[0] if missing else names[-1]}: the paper original's steps are not "
+            "numbered 000, 001, ... without a gap (one was removed, or added)",
+        )
+    elif key is None:
+        report.add(
+            "paper_original", False, "its steps cannot be checked without a valid platform key"
+        )
+    else:
+        documents = [source.read(name) or b"" for name in names]
+        try:
+            addenda = check_addenda(documents, hashlib.sha256(raw).hexdigest(), key)
+        except AddendumError as exc:
+            report.add("paper_original", False, str(exc))
+            return
+        steps = " → ".join(f"{a.get('status')} ({a.get('at')}, {a.get('by')})" for a in addenda)
+        report.add("paper_original", True, f"promised → {steps}; each step signed and linked")

@@ -20,15 +20,9 @@ from minio.error import S3Error
 
 from notary import journal
 from notary.cases import get_case
-from notary.paper_original import (
-    PaperError,
-    Step,
-    addendum_name,
-    next_step,
-    read_steps,
-    status_of,
-)
+from notary.paper_original import PaperError, Step, next_step, read_steps, status_of
 from notary.roles import Role
+from recorder.addenda import MAX_ADDENDA, addendum_name
 from recorder.store import ObjectExists
 from recorder.verify import MANIFEST
 from signaling.appkeys import PLATFORM
@@ -46,8 +40,6 @@ from signaling.recordings_api import (
 )
 
 log = logging.getLogger(__name__)
-
-MAX_ADDENDA = 8  # promised → posted → received is two; the rest is headroom, not a log
 
 
 def _not_found() -> ApiError:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from recorder.chain import Chain, sha256_hex
+from recorder.addenda import addendum_name
+from recorder.chain import Chain, canonical, sha256_hex
 from recorder.keys import public_key_pem
 from recorder.manifest import SessionInfo, build_manifest, seal
 from recorder.verify import MANIFEST, PUBLIC_KEY, SIGNATURE
@@ -41,11 +43,19 @@ def build_session(
     segments_each: int = 3,
     gap: tuple[str, int] | None = None,
     explain_gap: bool = True,
+    promised: bool = False,
 ) -> tuple[DictSource, Chain]:
-    """Segments of random bytes for two participants, events around them, sealed."""
+    """Segments of random bytes for two participants, events around them, sealed;
+    `promised`: the applicant promised to post the signed paper original."""
     source = DictSource()
     chain = Chain()
     chain.append("event", AT, {"type": "recording_started"})
+    if promised:
+        chain.append(
+            "event",
+            AT,
+            {"type": "record_paper_original", "mission": "中国驻柏林大使馆", "by": "p-app"},
+        )
     for seq in range(segments_each):
         for participant in ("p-notary", "p-app"):
             if gap == (participant, seq):
@@ -75,3 +85,25 @@ def build_session(
     source.files[SIGNATURE] = sealed.signature.encode()
     source.files[PUBLIC_KEY] = public_key_pem(key)
     return source, chain
+
+
+def paper_steps(
+    source: DictSource, key: Ed25519PrivateKey, statuses: Iterable[str] = ("posted", "received")
+) -> None:
+    """The paper original's later steps beside the manifest, as the platform writes them."""
+    manifest_sha256 = previous = sha256_hex(source.files[MANIFEST])
+    for seq, status in enumerate(statuses):
+        body = {
+            "schema": "notarylink.paper-original/1",
+            "seq": seq,
+            "status": status,
+            "note": "EMS EA123456789CN",
+            "at": AT,
+            "by": "李",
+            "manifest_sha256": manifest_sha256,
+            "prev_sha256": previous,
+        }
+        signature = base64.b64encode(key.sign(canonical(body))).decode("ascii")
+        document = canonical(body | {"signature": signature})
+        source.files[addendum_name(seq)] = document
+        previous = sha256_hex(document)

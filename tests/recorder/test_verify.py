@@ -7,11 +7,12 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from recorder.addenda import addendum_name
 from recorder.chain import canonical
 from recorder.manifest import seal
 from recorder.timestamp import request_timestamp
 from recorder.verify import MANIFEST, PUBLIC_KEY, SIGNATURE, TIMESTAMP, verify
-from tests.recorder.evidence import DictSource, build_session
+from tests.recorder.evidence import DictSource, build_session, paper_steps
 
 pytestmark = pytest.mark.unit
 
@@ -158,3 +159,64 @@ def test_missing_or_broken_manifest() -> None:
         "manifest": "manifest.json is missing: nothing can be verified"
     }
     assert not verify(DictSource({MANIFEST: b"[]"})).ok
+
+
+def test_the_paper_originals_steps_verify(key: Ed25519PrivateKey) -> None:
+    source, _ = build_session(key, promised=True)
+    paper_steps(source, key)
+    report = verify(source, trusted_key=key.public_key())
+    assert report.ok, report.as_dict()
+    (check,) = [c for c in report.checks if c.name == "paper_original"]
+    assert check.message.startswith("promised → posted (") and "→ received (" in check.message
+
+
+def test_a_promise_with_no_step_yet_says_so(key: Ed25519PrivateKey) -> None:
+    source, _ = build_session(key, promised=True)
+    report = verify(source, trusted_key=key.public_key())
+    assert report.ok
+    assert {c.name: c.message for c in report.checks}["paper_original"] == (
+        "promised in the session; no later step in this evidence"
+    )
+
+
+def test_a_paper_step_removed_edited_or_for_another_seal_is_caught(
+    key: Ed25519PrivateKey,
+) -> None:
+    source, _ = build_session(key, promised=True)
+    paper_steps(source, key)
+    removed = DictSource(dict(source.files))
+    del removed.files[addendum_name(0)]
+    assert (
+        "paper-original/000.json"
+        in _failed(verify(removed, trusted_key=key.public_key()))["paper_original"]
+    )
+
+    edited = DictSource(dict(source.files))
+    step = json.loads(edited.files[addendum_name(1)])
+    step["status"] = "lost"
+    edited.files[addendum_name(1)] = canonical(step)
+    assert _failed(verify(edited, trusted_key=key.public_key())) == {
+        "paper_original": "addendum 1 is not signed by the platform"
+    }
+
+    # The steps of one seal beside another seal: signed, but they do not name it.
+    other, _ = build_session(key, promised=True)
+    for name in (addendum_name(0), addendum_name(1)):
+        other.files[name] = source.files[name]
+    assert _failed(verify(other, trusted_key=key.public_key())) == {
+        "paper_original": "addendum 0 does not follow the one before"
+    }
+
+    forged = DictSource(dict(source.files))
+    paper_steps(forged, Ed25519PrivateKey.generate())
+    assert _failed(verify(forged, trusted_key=key.public_key())) == {
+        "paper_original": "addendum 0 is not signed by the platform"
+    }
+
+
+def test_paper_steps_without_a_promise_are_caught(key: Ed25519PrivateKey) -> None:
+    source, _ = build_session(key)
+    paper_steps(source, key, ["posted"])
+    assert _failed(verify(source, trusted_key=key.public_key())) == {
+        "paper_original": "steps of a paper original no one promised"
+    }

@@ -4,6 +4,7 @@ REST route: signed addenda in the evidence store, the case's journal when the ca
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +14,13 @@ from aiohttp.test_utils import TestClient
 from notary.accounts import create_account, ensure_office
 from notary.cases import create_case
 from notary.matters import list_matters
-from notary.paper_original import addendum_name
 from notary.roles import Role
 from notary.tables import journal_entries
+from recorder.addenda import addendum_name, addendum_names
+from recorder.export import export_session
+from recorder.package import ZipSource
 from recorder.store_source import StoreSource
+from recorder.verify import verify
 from signaling.appkeys import PLATFORM
 from tests.media.harness import wait_for
 from tests.signaling.callclient import CallClient
@@ -65,7 +69,7 @@ async def _sealed_session(client: TestClient, clients, links: dict[str, Any]) ->
 
 
 async def test_the_paper_original_is_tracked_into_the_case_journal(
-    client: TestClient, login_token, clients
+    client: TestClient, login_token, clients, tmp_path: Path
 ) -> None:
     platform = client.app[PLATFORM]
     token = await login_token(Role.NOTARY, "li@example.org")
@@ -144,6 +148,15 @@ async def test_the_paper_original_is_tracked_into_the_case_journal(
             )
         ).all()
     assert [json.loads(r.after_json)["status"] for r in rows] == ["posted", "received"]
+
+    # A court checks the steps without the platform: in the store, and in the exported package.
+    public = platform.recorder.key.public_key()
+    for evidence in (source, ZipSource(export_session(source, tmp_path / "evidence.zip"))):
+        assert addendum_names(evidence.names()) == [addendum_name(0), addendum_name(1)]
+        report = verify(evidence, trusted_key=public)
+        assert report.ok, report.as_dict()
+        (check,) = [c.message for c in report.checks if c.name == "paper_original"]
+        assert "posted (" in check and "received (" in check
 
 
 async def test_without_a_case_the_steps_live_in_the_evidence_only(
