@@ -22,6 +22,7 @@ from signaling import (
     fees_api,
     identity_api,
     journal_api,
+    live_metrics,
     matters_api,
     ops,
     paper_original_api,
@@ -87,6 +88,7 @@ def create_app(platform: Platform) -> web.Application:
     app.cleanup_ctx.append(_lifecycle)
     app.cleanup_ctx.append(reminders.background)  # after _lifecycle has migrated
     app.cleanup_ctx.append(matters_api.catalog)  # after _lifecycle has migrated
+    app.cleanup_ctx.append(live_metrics.background)
     app.on_shutdown.append(ws.close_hubs)
     return app
 

@@ -22,6 +22,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        # How late the event loop wakes a task that asked to sleep (signaling/live_metrics.py).
+        self.loop_lag = Histogram(
+            "notarylink_event_loop_lag_seconds",
+            "How much later than asked the event loop woke a sleeping task",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "notarylink_dependency_ready",
             "1 when the dependency answered the last readiness check, else 0",
