@@ -57,6 +57,17 @@ typedef int (*srtp_function)(void *context, void *packet, int *length);
 /* Shared by all routers: a packet's serial says which outputs forwarded it (last_serial). */
 static uint64_t next_serial = 0;
 
+/* The process's totals, for its metrics (signaling/live_metrics.py): counted as they happen,
+ * so that nothing a Router or an Output counted is lost when its session ends. */
+static struct {
+    unsigned long long received;  /* RTP packets given to a Router */
+    unsigned long long rejected;  /* of them, refused by SRTP or too long */
+    unsigned long long routed;    /* forwarded to one subscriber or more here */
+    unsigned long long continued; /* handled here without Python (media/continuation.py) */
+    unsigned long long sent;      /* packets sent to subscribers */
+    unsigned long long send_failures; /* not sent: socket closed or full, protect failed */
+} totals;
+
 static uint64_t
 ntp_now(void)
 {
@@ -230,20 +241,24 @@ output_send_buffer(Output *self, int length)
 {
     if (self->fd < 0) {
         self->send_errors++;
+        totals.send_failures++;
         return 0;
     }
     if (self->protect(self->context, self->buffer, &length) != 0) {
         self->protect_errors++;
+        totals.send_failures++;
         return 0;
     }
     ssize_t sent = sendto(self->fd, self->buffer, (size_t)length, 0,
                           (struct sockaddr *)&self->address, self->address_length);
     if (sent < 0) {
         self->send_errors++;
+        totals.send_failures++;
         return 0;
     }
     self->transport_bytes += (unsigned long long)length;
     self->transport_packets++;
+    totals.sent++;
     return 1;
 }
 
@@ -293,6 +308,7 @@ output_forward(Output *self, int marker, uint16_t sequence, uint32_t timestamp,
     Py_ssize_t header_length = 12 + (elements_length ? 4 + padded : 0);
     if (header_length + payload_length > PACKET_CAPACITY) {
         self->send_errors++;
+        totals.send_failures++;
         return 0;
     }
     uint16_t out_sequence = (uint16_t)(sequence + self->sequence_offset);
@@ -987,6 +1003,7 @@ continued_packet(Router *self, Continued *entry, const Parsed *parsed, Py_ssize_
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     self->continued_packets++;
+    totals.continued++;
 
     if (abs_send_time >= 0 && entry->estimate != Py_None) {
         /* media/fast_clock.py's ms_from_ns: milliseconds since the NTP epoch */
@@ -1067,14 +1084,17 @@ Router_receive(Router *self, PyObject *arg)
     }
     Py_ssize_t size = PyBytes_GET_SIZE(arg);
     self->received++;
+    totals.received++;
     if (size > PACKET_CAPACITY) {
         self->rejected++;
+        totals.rejected++;
         Py_RETURN_NONE;
     }
     memcpy(self->buffer, PyBytes_AS_STRING(arg), (size_t)size);
     int length = (int)size;
     if (self->unprotect(self->context, self->buffer, &length) != 0) {
         self->rejected++;
+        totals.rejected++;
         Py_RETURN_NONE;
     }
     unsigned long long serial = 0;
@@ -1100,8 +1120,10 @@ Router_receive(Router *self, PyObject *arg)
             /* Sent or counted as not sent: either way Python must not send it again. */
             output->last_serial = serial;
         }
-        if (serial)
+        if (serial) {
             self->forwarded++;
+            totals.routed++;
+        }
     }
     if (parsed_ok && self->continued_count) {
         Continued *entry = continued_find(self, parsed.ssrc);
@@ -1198,8 +1220,18 @@ core_ntp_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     return PyLong_FromUnsignedLongLong(ntp_now());
 }
 
+static PyObject *
+core_totals(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("{sKsKsKsKsKsK}", "received", totals.received, "rejected",
+                         totals.rejected, "routed", totals.routed, "continued", totals.continued,
+                         "sent", totals.sent, "send_failures", totals.send_failures);
+}
+
 static PyMethodDef core_methods[] = {
     {"ntp_now", core_ntp_now, METH_NOARGS, "the NTP time the outputs stamp packets with"},
+    {"totals", core_totals, METH_NOARGS,
+     "the process's packet counts over every Router and Output, ended ones included"},
     {NULL},
 };
 

@@ -7,6 +7,7 @@ HISTORY_SIZE: int
 PACKET_CAPACITY: int
 
 def ntp_now() -> int: ...
+def totals() -> dict[str, int]: ...
 
 class Output:
     forwarded: int

@@ -223,6 +223,14 @@ def output_for(
     )
 
 
+TOTALS = ("received", "rejected", "routed", "continued", "sent", "send_failures")
+
+
+def totals() -> dict[str, int]:
+    """The process's packet counts in the core, ended sessions included (zeros unbuilt)."""
+    return _core.totals() if _core is not None else dict.fromkeys(TOTALS, 0)
+
+
 def new_router(session: pylibsrtp.Session) -> Router:
     """A Router unprotecting with `session` (tests; transports get theirs from router_of)."""
     router = _core.Router()
@@ -233,6 +241,7 @@ def new_router(session: pylibsrtp.Session) -> Router:
 __all__ = [
     "ENVIRONMENT",
     "SERIAL",
+    "TOTALS",
     "Output",
     "Router",
     "attach",
@@ -242,4 +251,5 @@ __all__ = [
     "output_for",
     "router_of",
     "switch_off",
+    "totals",
 ]

@@ -2,7 +2,10 @@
 forwarded, their recordings' uploads, and how late the event loop runs.
 
 The session figures are read from the live hubs when Prometheus scrapes (a custom collector),
-so nothing is counted twice and nothing is kept for a session that has gone. A forwarder in
+so nothing is counted twice and nothing is kept for a session that has gone; the C core's
+packet counters are the process's own totals (media/_core.c), which no session's end resets.
+Send failures are loss the server caused (a subscriber's socket buffer full); SRTP rejections
+are packets that were not the publisher's (or replays). A forwarder in
 Python rather than in the C core (media/core.py) costs about ten times the CPU per packet: a
 rising `python` count is the first sign of a server that will not hold its sessions. An upload
 backlog that only grows means the object store is not taking the evidence (it stays in the
@@ -16,9 +19,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from aiohttp import web
 from prometheus_client import Histogram
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from media import core
 from signaling.appkeys import HUBS, PLATFORM
 from signaling.hub import SessionHub
 from signaling.rooms import SessionState
@@ -72,6 +76,7 @@ class LiveCollector(Collector):
         pending.add_metric([], counts["pending"])
         queued.add_metric([], counts["queued"])
         yield from (rooms, peers, forwarders, pending, queued)
+        yield _core_packets()
 
 
 async def watch_lag(histogram: Histogram, interval: float = LAG_INTERVAL_S) -> None:
@@ -92,3 +97,16 @@ async def background(app: web.Application) -> AsyncIterator[None]:
     yield
     task.cancel()
     metrics.registry.unregister(collector)
+
+
+def _core_packets() -> Metric:
+    packets = CounterMetricFamily(
+        "notarylink_media_core_packets",
+        "RTP packets through the C core since the process started: received (and of them "
+        "rejected by SRTP, routed to subscribers, handled without Python), sent to "
+        "subscribers, and send failures (a full or closed socket: loss)",
+        labels=["what"],
+    )
+    for what, count in core.totals().items():
+        packets.add_metric([what], count)
+    return packets

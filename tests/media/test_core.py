@@ -363,6 +363,25 @@ async def test_a_closed_output_sends_nothing_and_says_so(rigs: Any) -> None:
 
 
 @needs_core
+async def test_the_process_totals_keep_what_every_router_and_output_counted(rigs: Any) -> None:
+    before = core.totals()
+    rig = rigs("audio")
+    rig.start(_packet("audio", 0, b"first"))
+    protected = rig.protect(_packet("audio", 1, b"routed"))
+    _, serial = rig.router.receive(protected)
+    assert serial and rig.received() is not None
+    assert rig.router.receive(protected) is None  # a replay: rejected
+    rig.output.close()
+    rig.router.receive(rig.protect(_packet("audio", 2, b"nowhere")))  # not sent: closed
+    gone = (rig.router.received, rig.router.rejected, rig.router.forwarded)
+    del rig.router  # an ended session's counts stay in the totals
+    after = core.totals()
+    delta = {what: after[what] - before[what] for what in core.TOTALS}
+    assert (delta["received"], delta["rejected"], delta["routed"]) == gone == (3, 1, 2)
+    assert (delta["sent"], delta["send_failures"], delta["continued"]) == (1, 1, 0)
+
+
+@needs_core
 async def test_a_packet_s_serial_names_the_outputs_that_sent_it(rigs: Any) -> None:
     rig, other = rigs("audio"), rigs("audio")
     rig.start(_packet("audio", 0, b"first"))

@@ -57,6 +57,15 @@ async def test_a_call_is_seen_on_metrics_and_goes_when_it_ends(
     assert sum(v for (n, _), v in during.items() if n == "notarylink_media_forwarders") == 4
     assert during[("notarylink_recording_upload_pending_segments", ())] == 0
     assert during[("notarylink_event_loop_lag_seconds_count", ())] > 0
+    packets = {
+        labels[0][1]: value
+        for (name, labels), value in during.items()
+        if name == "notarylink_media_core_packets_total"
+    }
+    assert set(packets) == set(core.TOTALS)
+    if core.enabled():
+        assert packets["received"] > packets["rejected"] and packets["sent"] > 0
+        assert packets["routed"] > 0 and packets["continued"] > 0
 
     await notary.send({"type": "end"})
     for _ in range(100):  # the hub closes every media connection of the ended session
@@ -66,6 +75,9 @@ async def test_a_call_is_seen_on_metrics_and_goes_when_it_ends(
         await asyncio.sleep(0.1)
     assert after[("notarylink_media_peers", ())] == 0
     assert sum(v for (n, _), v in after.items() if n == "notarylink_media_forwarders") == 0
+    # The core's counts are the process's: the session's end takes nothing away.
+    for what, count in packets.items():
+        assert after[("notarylink_media_core_packets_total", (("what", what),))] >= count
 
 
 async def test_the_lag_watch_measures_a_blocked_loop() -> None:
