@@ -10,6 +10,10 @@ delivery along and every step is kept with its time, for the applicant to see:
 
 Delivered moves the case certificate_issued → delivered. The receipt is checked and stored like
 a case material (notary.materials), so there is one content check for every file received.
+
+The method the applicant agreed to in the interview (the record they confirmed and signed names
+it) is kept in the case's journal when the record moves the case to interviewed, and offered
+again when the method is chosen: nobody asks twice, and the office sees what was agreed.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ NEXT: dict[Method, dict[DeliveryState, frozenset[DeliveryState]]] = {
         DeliveryState.READY: frozenset({DeliveryState.DELIVERED}),
     },
 }
+# The journal action that keeps the method agreed in the interview (signaling/case_link.py).
+AGREED_ACTION = "case.delivery_agreed"
 # The method may be chosen or changed until the certificate is on its way.
 _CHOOSABLE_CASE_STATES = frozenset({CaseState.DECIDED, CaseState.CERTIFICATE_ISSUED})
 
@@ -125,6 +131,38 @@ class Delivery:
             "updated_at": self.updated_at.isoformat(),
             "events": [e.as_dict() for e in self.events],
         }
+
+
+async def note_agreed(
+    conn: AsyncConnection,
+    case_id: str,
+    method: Method,
+    *,
+    actor_id: str | None,
+    actor_role: str,
+    session_id: str,
+) -> None:
+    """Keep the method the confirmed interview record names (in the caller's transaction)."""
+    await journal.append(
+        conn,
+        action=AGREED_ACTION,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        case_id=case_id,
+        reason=f"the interview record of session {session_id}, confirmed by every party",
+        after={"method": method.value, "session": session_id},
+    )
+
+
+async def agreed_method(conn: AsyncConnection, case_id: str) -> Method | None:
+    """The method the latest confirmed interview record of the case names, if any."""
+    agreed = [e for e in await journal.entries_for_case(conn, case_id) if e.action == AGREED_ACTION]
+    if not agreed or agreed[-1].after is None:
+        return None
+    try:
+        return Method(str(agreed[-1].after.get("method")))
+    except ValueError:
+        return None
 
 
 async def get_delivery(conn: AsyncConnection, case_id: str) -> Delivery | None:

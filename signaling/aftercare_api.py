@@ -174,7 +174,13 @@ async def get_delivery(request: web.Request) -> web.Response:
     async with request.app[PLATFORM].engine.connect() as conn:
         case, _ = await load_case(conn, request, claims, Sight.SUMMARY)
         found = await delivery.get_delivery(conn, case.id)
-    return web.json_response({"delivery": found.as_dict() if found else None})
+        agreed = await delivery.agreed_method(conn, case.id)
+    return web.json_response(
+        {
+            "delivery": found.as_dict() if found else None,
+            "agreed_method": agreed.value if agreed else None,
+        }
+    )
 
 
 async def put_delivery(request: web.Request) -> web.Response:
@@ -567,7 +573,10 @@ def declare(api: Api) -> None:
         "/api/cases/{case_id}/delivery",
         get_delivery,
         summary="How the certificate is delivered, and each step with its time",
-        responses={200: "the delivery or null", **CASE_ERRORS},
+        responses={
+            200: "the delivery or null, and the method agreed in the interview or null",
+            **CASE_ERRORS,
+        },
         **case_route,
     )
     api.add(

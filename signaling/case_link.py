@@ -3,9 +3,11 @@
 A session belongs to a case when its `case_ref` is the case's id. Once every confirmer (the
 applicant, and the site officer in a consulate case) has confirmed the closed record, the case
 moves scheduled → interviewed, by the notary who holds the session, journaled with the
-session id and the hash of the text they confirmed. A session for another notary's case, or for
-a case that is not scheduled (a second session, a case reference from outside the platform),
-moves nothing: the session and its evidence stand on their own.
+session id and the hash of the text they confirmed, and the delivery method the record names
+is kept for when the certificate is to be delivered (notary/delivery.py). A session for
+another notary's case, or for a case that is not scheduled (a second session, a case
+reference from outside the platform), moves nothing: the session and its evidence stand on
+their own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notary.cases import CaseState, TransitionRefused, get_case, transition
+from notary.delivery import note_agreed
 from notary.interview import InterviewRecord
 from notary.roles import Role
 from signaling.interview import OnConfirmedByAll
@@ -63,6 +66,15 @@ async def record_confirmed(engine: AsyncEngine, room: Room, record: InterviewRec
             )
         except TransitionRefused as exc:  # e.g. moved meanwhile by someone else
             return Outcome(False, exc.code)
+        if record.delivery is not None:
+            await note_agreed(
+                conn,
+                case.id,
+                record.delivery,
+                actor_id=room.created_by,
+                actor_role=Role.NOTARY.value,
+                session_id=room.id,
+            )
     return Outcome(True, "interviewed")
 
 

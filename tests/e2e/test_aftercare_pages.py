@@ -86,6 +86,37 @@ async def test_the_applicant_sees_delivery_rates_and_complains(
     assert [c.body for c in complaints] == ["取证时等候太久"]
 
 
+async def test_the_method_agreed_in_the_interview_is_offered_first(
+    client: TestClient, browser: Browser
+) -> None:
+    async with client.app[PLATFORM].engine.begin() as conn:
+        world = await birth_case(conn, PASSWORD, applicant_password=PASSWORD)
+        await interview(conn, world)
+        await delivery.note_agreed(
+            conn,
+            world.case.id,
+            delivery.Method.POST,
+            actor_id=world.notary,
+            actor_role="notary",
+            session_id="r-0123456789abcdef",
+        )
+        await decision.decide(
+            conn, world.case.id, notary_id=world.notary, outcome="approved", reasons="材料齐全"
+        )
+    page = await open_logged_in(client, browser, "/static/my-case.html", APPLICANT_LOGIN, PASSWORD)
+    await page.locator(f'button[data-case-id="{world.case.id}"]').click()
+    await expect(page.locator("#delivery-facts")).to_contain_text("视频询问中约定")
+    await expect(page.locator("#delivery-facts")).to_contain_text("邮寄")
+    await expect(page.locator('#delivery-form input[value="post"]')).to_be_checked()
+    await page.get_by_label("邮寄地址（仅邮寄时填写）").fill("上海市黄浦区 1 号")
+    await page.get_by_role("button", name="保存").click()
+    await expect(page.locator("#delivery-facts")).to_contain_text("准备中")
+    async with client.app[PLATFORM].engine.connect() as conn:
+        chosen = await delivery.get_delivery(conn, world.case.id)
+    assert chosen is not None and chosen.method is delivery.Method.POST
+    assert chosen.address == "上海市黄浦区 1 号"
+
+
 async def test_the_supervisor_answers_and_records_a_finding(
     client: TestClient, browser: Browser
 ) -> None:

@@ -286,8 +286,11 @@ async def test_a_case_from_application_to_a_verified_certificate(
         None,
     )
 
-    # 7. Electronic delivery to delivered; the applicant rates the case.
+    # 7. Electronic delivery to delivered; the applicant rates the case. The method agreed in
+    # the interview (and confirmed with the record) is offered before anything is chosen.
     delivery = f"{url}/delivery"
+    offered = await json_of(await api.get(delivery, headers=h("zhang")), 200)
+    assert offered == {"delivery": None, "agreed_method": "electronic"}
     chosen_method = await api.put(delivery, json={"method": "electronic"}, headers=h("zhang"))
     assert (await json_of(chosen_method, 200))["delivery"]["state"] == "preparing"
     for step in ("dispatched", "delivered"):
@@ -314,6 +317,7 @@ async def test_a_case_from_application_to_a_verified_certificate(
         ("case.transition", "applicant", "accepted->scheduled"),
         ("appointment.booked", "applicant", ""),
         ("case.transition", "notary", "scheduled->interviewed"),
+        ("case.delivery_agreed", "notary", ""),
         ("case.decision", "notary", ""),
         ("case.transition", "notary", "interviewed->decided"),
         ("case.transition", "notary", "decided->certificate_issued"),

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notary import db, journal
 from notary.cases import CaseState, get_case
+from notary.delivery import Method, agreed_method
 from notary.interview import InterviewRecord
 from notary.tables import cases
 from signaling.case_link import record_confirmed
@@ -83,11 +84,18 @@ async def test_the_sessions_case_becomes_interviewed(engine: AsyncEngine) -> Non
         case = await get_case(conn, case_id)
         assert case is not None and case.state is CaseState.INTERVIEWED
         entries = await journal.entries_for_case(conn, case_id)
-    last = entries[-1]
-    assert last.action == "case.transition" and last.after is not None
-    assert last.after["state"] == "interviewed" and last.actor_id == world.notary
-    assert last.reason is not None
-    assert room.id in last.reason and record.text_sha256() in last.reason
+        agreed = await agreed_method(conn, case_id)
+    moved, kept = entries[-2:]
+    assert moved.action == "case.transition" and moved.after is not None
+    assert moved.after["state"] == "interviewed" and moved.actor_id == world.notary
+    assert moved.reason is not None
+    assert room.id in moved.reason and record.text_sha256() in moved.reason
+    # The delivery method the parties confirmed is kept for when the certificate goes out.
+    assert kept.action == "case.delivery_agreed" and kept.after == {
+        "method": "electronic",
+        "session": room.id,
+    }
+    assert agreed is Method.ELECTRONIC
 
 
 @pytest.mark.parametrize(
@@ -114,4 +122,6 @@ async def test_other_cases_are_left_alone(
     assert (outcome.moved, outcome.reason) == (False, reason)
     async with engine.connect() as conn:
         state_now = await conn.scalar(sa.select(cases.c.state).where(cases.c.id == case_id))
+        agreed = await agreed_method(conn, case_id)
     assert state_now == state
+    assert agreed is None  # a record that moved nothing agrees nothing for the case

@@ -14,6 +14,7 @@ NotaryI18n.register("zh-CN", {
   "mine.noDecision": "尚未审批",
   "mine.delivery": "送达",
   "mine.noDelivery": "尚未选择送达方式",
+  "mine.agreed": "视频询问中约定",
   "mine.chooseDelivery": "选择送达方式",
   "mine.address": "邮寄地址（仅邮寄时填写）",
   "mine.save": "保存",
@@ -72,6 +73,7 @@ NotaryI18n.register("en", {
   "mine.noDecision": "Not decided yet",
   "mine.delivery": "Delivery",
   "mine.noDelivery": "No delivery method chosen yet",
+  "mine.agreed": "Agreed in the interview",
   "mine.chooseDelivery": "Choose how to receive the certificate",
   "mine.address": "Postal address (post only)",
   "mine.save": "Save",
@@ -179,6 +181,13 @@ async function openCase(caseId) {
       element("li", `${when(e.at)} · ${t(`delivery.${e.state}`)}${e.note ? ` · ${e.note}` : ""}`)));
   } else {
     fact(facts, t("mine.method"), t("mine.noDelivery"));
+    const agreed = delivery.agreed_method;
+    if (agreed) {
+      // What the confirmed interview record names: offered first, still the applicant's choice.
+      fact(facts, t("mine.agreed"), t(`method.${agreed}`));
+      const radio = document.querySelector(`#delivery-form input[name="method"][value="${agreed}"]`);
+      if (radio) radio.checked = true;
+    }
   }
   const choosable = d && d.outcome === "approved" && (!dv || dv.state === "preparing")
     && ["decided", "certificate_issued"].includes(current.state);
