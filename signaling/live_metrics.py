@@ -1,15 +1,15 @@
 """What an operator watches on /metrics besides HTTP: the live sessions, where their media is
-forwarded, their recordings' uploads, and how late the event loop runs.
+forwarded, their recordings' uploads, how late the event loop runs, and the C core's packets.
 
 The session figures are read from the live hubs when Prometheus scrapes (a custom collector),
 so nothing is counted twice and nothing is kept for a session that has gone; the C core's
 packet counters are the process's own totals (media/_core.c), which no session's end resets.
-Send failures are loss the server caused (a subscriber's socket buffer full); SRTP rejections
-are packets that were not the publisher's (or replays). A forwarder in
-Python rather than in the C core (media/core.py) costs about ten times the CPU per packet: a
-rising `python` count is the first sign of a server that will not hold its sessions. An upload
-backlog that only grows means the object store is not taking the evidence (it stays in the
-spool, nothing is lost). The loop's lateness is what every packet and request waits on.
+A forwarder in Python rather than in the C core (media/core.py) costs about ten times the CPU
+per packet: a rising `python` count is the first sign of a server that will not hold its
+sessions. An upload backlog that only grows means the object store is not taking the evidence
+(it stays in the spool, nothing is lost). The loop's lateness is what every packet and
+request waits on. Send failures are loss the server caused (a subscriber's socket buffer
+full); SRTP rejections are packets that were not the publisher's, or replays.
 """
 
 from __future__ import annotations
