@@ -17,6 +17,7 @@ from signaling import (
     aftercare_api,
     appointments_api,
     auth,
+    case_session_api,
     cases_api,
     certificates_api,
     fees_api,
@@ -58,6 +59,7 @@ def build_api() -> Api:
     ops.declare(api)
     auth.declare(api)
     rooms_api.declare(api)
+    case_session_api.declare(api)
     identity_api.declare(api)
     recordings_api.declare(api)
     paper_original_api.declare(api)

@@ -295,5 +295,9 @@ class RoomRegistry:
     def get(self, room_id: str) -> Room | None:
         return self._rooms.get(room_id)
 
+    def for_case(self, case_ref: str) -> list[Room]:
+        """The rooms opened for `case_ref`, the newest first."""
+        return [room for room in reversed(self._rooms.values()) if room.case_ref == case_ref]
+
     def __len__(self) -> int:
         return len(self._rooms)

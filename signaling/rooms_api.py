@@ -50,7 +50,7 @@ def _scheduled_at(body: dict[str, Any]) -> float:
     return moment.timestamp()
 
 
-def _join_link(request: web.Request, room: Room, participant_id: str, ttl: int) -> dict[str, Any]:
+def join_link(request: web.Request, room: Room, participant_id: str, ttl: int) -> dict[str, Any]:
     platform = request.app[PLATFORM]
     participant = room.participant(participant_id)
     token = platform.tokens.issue_join(
@@ -130,7 +130,7 @@ async def create_room(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "room": room.snapshot()["room"],
-            "links": [_join_link(request, room, pid, ttl) for pid in ids],
+            "links": [join_link(request, room, pid, ttl) for pid in ids],
         },
         status=201,
     )

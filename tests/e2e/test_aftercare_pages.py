@@ -11,9 +11,11 @@ from playwright.async_api import Browser, expect
 
 from notary import checks, decision, delivery, feedback
 from notary.cases import CaseState, get_case, transition
+from notary.tables import cases
 from signaling.appkeys import PLATFORM
 from tests.e2e.staff_pages import (
     APPLICANT_LOGIN,
+    NOTARY_LOGIN,
     SUPERVISOR_LOGIN,
     add_supervisor,
     birth_case,
@@ -115,6 +117,45 @@ async def test_the_method_agreed_in_the_interview_is_offered_first(
         chosen = await delivery.get_delivery(conn, world.case.id)
     assert chosen is not None and chosen.method is delivery.Method.POST
     assert chosen.address == "上海市黄浦区 1 号"
+
+
+async def test_the_applicant_joins_the_interview_from_the_case_page(
+    client: TestClient, browser: Browser
+) -> None:
+    async with client.app[PLATFORM].engine.begin() as conn:
+        world = await birth_case(conn, PASSWORD, applicant_password=PASSWORD)
+        await interview(conn, world)
+        # Booked, not yet interviewed: the session is due.
+        await conn.execute(
+            cases.update().where(cases.c.id == world.case.id).values(state="scheduled")
+        )
+    page = await open_logged_in(client, browser, "/static/my-case.html", APPLICANT_LOGIN, PASSWORD)
+    await page.locator(f'button[data-case-id="{world.case.id}"]').click()
+    join = page.get_by_role("button", name="进入视频询问")
+    await join.click()  # before the notary opened it
+    await expect(page.locator("#message")).to_contain_text("尚未开启")
+
+    login = await client.post("/api/auth/login", json={"login": NOTARY_LOGIN, "password": PASSWORD})
+    notary = (await login.json())["token"]
+    opened = await client.post(
+        "/api/rooms",
+        json={
+            "title": "出生公证 视频询问",
+            "case_ref": world.case.id,
+            "participants": [{"role": "applicant", "name": "张三"}],
+        },
+        headers={"Authorization": f"Bearer {notary}"},
+    )
+    assert opened.status == 201
+    # The link names the platform's public address (settings), not this test server's: the
+    # navigation is answered here, and the page keeps the URL it was sent to.
+    await page.route("**/static/session.html", lambda route: route.fulfill(body="session"))
+    await join.click()
+    await page.wait_for_url("**/static/session.html#token=*")
+    seat = next(link for link in (await opened.json())["links"] if link["role"] == "applicant")
+    token = page.url.split("#token=", 1)[1]
+    claims = client.app[PLATFORM].tokens.verify_join(token)
+    assert claims.participant_id == seat["participant_id"]
 
 
 async def test_the_supervisor_answers_and_records_a_finding(

@@ -11,6 +11,8 @@ NotaryI18n.register("zh-CN", {
   "mine.open": "查看",
   "mine.state": "状态",
   "mine.decision": "审批结果",
+  "mine.joinSession": "进入视频询问",
+  "mine.joinHint": "公证员开启视频询问后，请用本账户进入（无需另外的链接）。",
   "mine.noDecision": "尚未审批",
   "mine.delivery": "送达",
   "mine.noDelivery": "尚未选择送达方式",
@@ -58,6 +60,7 @@ NotaryI18n.register("zh-CN", {
   "error.delivery_underway": "公证书已在送达途中，不能再更改方式。",
   "error.invalid_address": "邮寄需要填写地址。",
   "error.too_many_complaints": "本案件的未答复投诉已达上限。",
+  "error.no_session": "公证员尚未开启本案件的视频询问，请在预约时间再试。",
   "error.generic": "出错了：",
 });
 NotaryI18n.register("en", {
@@ -70,6 +73,8 @@ NotaryI18n.register("en", {
   "mine.open": "Open",
   "mine.state": "Status",
   "mine.decision": "Decision",
+  "mine.joinSession": "Join the video interview",
+  "mine.joinHint": "Once the notary opens the interview, join it with this account (no other link needed).",
   "mine.noDecision": "Not decided yet",
   "mine.delivery": "Delivery",
   "mine.noDelivery": "No delivery method chosen yet",
@@ -117,6 +122,7 @@ NotaryI18n.register("en", {
   "error.delivery_underway": "The certificate is on its way; the method cannot change now.",
   "error.invalid_address": "Post needs an address.",
   "error.too_many_complaints": "This case has too many open complaints.",
+  "error.no_session": "The notary has not opened this case's video interview yet; try again at the appointment time.",
   "error.generic": "Something went wrong: ",
 });
 
@@ -162,6 +168,8 @@ async function openCase(caseId) {
   document.getElementById("case-section").hidden = false;
   document.getElementById("case-title").textContent = current.matter_name;
   document.getElementById("case-state").textContent = t(`state.${current.state}`);
+  // The interview is due: the applicant joins it with this account (their own seat).
+  document.getElementById("join-section").hidden = current.state !== "scheduled";
   const d = decided.decision;
   document.getElementById("decision").textContent = d
     ? `${t(`outcome.${d.outcome}`)} — ${d.reasons}` : t("mine.noDecision");
@@ -224,6 +232,16 @@ async function act(method, path, body) {
     say(explain(error));
   }
 }
+
+document.getElementById("join-session").addEventListener("click", async () => {
+  say(t("mine.busy"));
+  try {
+    const { link } = await api("POST", `/api/cases/${encodeURIComponent(current.id)}/session-link`);
+    window.location.assign(link.url);
+  } catch (error) {
+    say(explain(error));
+  }
+});
 
 document.getElementById("delivery-form").addEventListener("submit", (event) => {
   event.preventDefault();
