@@ -3,9 +3,10 @@
 A notary opens a session for a case (`POST /api/rooms` with the case's id as `case_ref`) and may
 send the join links out; an applicant who applied online has an account, and a link travelling
 by message can be forwarded to anyone. Here the logged-in applicant of the case asks for their
-own seat's link (short-lived) in the session the case's assigned notary opened: the person who
-joins is the account holder the case was opened by. The links the notary was given still work
-(consulate cases, applicants without an account).
+own seat's link (short-lived) in the session the case's assigned notary opened. The link is
+bound to the account: joining with it also needs that account's own session token
+(signaling/ws.py), so a forwarded link puts nobody else in the seat. The links the notary was
+given still work (consulate cases, applicants without an account).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ async def session_link(request: web.Request) -> web.Response:
     )
     if seat is None:
         raise ApiError(409, "no_applicant_seat", "this session has no seat for the applicant")
-    return web.json_response({"link": join_link(request, room, seat.id, LINK_TTL_S)})
+    link = join_link(request, room, seat.id, LINK_TTL_S, account_id=claims.account_id)
+    return web.json_response({"link": link})
 
 
 def declare(api: Api) -> None:

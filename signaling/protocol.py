@@ -17,7 +17,7 @@ MAX_SDP_BYTES = 48 * 1024
 
 # type -> {field: (python type, required)}
 CLIENT_MESSAGES: dict[str, dict[str, tuple[type, bool]]] = {
-    "join": {"token": (str, True), "v": (int, False)},
+    "join": {"token": (str, True), "v": (int, False), "account_token": (str, False)},
     "offer": {"sdp": (str, True)},
     "candidate": {"candidate": (str, True), "sdpMid": (str, False), "sdpMLineIndex": (int, False)},
     "mute": {"audio": (bool, False), "video": (bool, False), "participant": (str, False)},

@@ -50,11 +50,18 @@ def _scheduled_at(body: dict[str, Any]) -> float:
     return moment.timestamp()
 
 
-def join_link(request: web.Request, room: Room, participant_id: str, ttl: int) -> dict[str, Any]:
+def join_link(
+    request: web.Request,
+    room: Room,
+    participant_id: str,
+    ttl: int,
+    account_id: str | None = None,
+) -> dict[str, Any]:
+    """A participant's signed link; `account_id`: only that account may use it."""
     platform = request.app[PLATFORM]
     participant = room.participant(participant_id)
     token = platform.tokens.issue_join(
-        room.id, participant.id, participant.role.value, participant.name, ttl
+        room.id, participant.id, participant.role.value, participant.name, ttl, account_id
     )
     page = "console.html" if participant.role is ParticipantRole.NOTARY else "session.html"
     return {

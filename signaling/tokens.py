@@ -56,6 +56,9 @@ class JoinClaims:
     name: str
     expires_at: int
     token_id: str
+    # Set on a link issued to a logged-in account (signaling/case_session_api.py): only that
+    # account, proving itself when it joins, may use it.
+    account_id: str | None = None
 
 
 class TokenSigner:
@@ -111,10 +114,19 @@ class TokenSigner:
 
     # --- join links (one per participant of one room) -----------------------------------------
 
-    def issue_join(self, room_id: str, participant_id: str, role: str, name: str, ttl: int) -> str:
-        return self._encode(
-            JOIN_AUDIENCE, participant_id, ttl, {"room": room_id, "role": role, "name": name}
-        )
+    def issue_join(
+        self,
+        room_id: str,
+        participant_id: str,
+        role: str,
+        name: str,
+        ttl: int,
+        account_id: str | None = None,
+    ) -> str:
+        claims = {"room": room_id, "role": role, "name": name}
+        if account_id is not None:
+            claims["acct"] = account_id
+        return self._encode(JOIN_AUDIENCE, participant_id, ttl, claims)
 
     def verify_join(self, token: str, room_id: str | None = None) -> JoinClaims:
         claims = self._decode(token, JOIN_AUDIENCE, ["room", "role"])
@@ -127,6 +139,7 @@ class TokenSigner:
             name=str(claims.get("name", "")),
             expires_at=int(claims["exp"]),
             token_id=str(claims["jti"]),
+            account_id=str(claims["acct"]) if "acct" in claims else None,
         )
 
     # --- media links (one recorded participant's playback, for a <video src>) ------------------

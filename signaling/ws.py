@@ -15,6 +15,7 @@ from signaling.hub import SessionHub
 from signaling.ice import browser_ice_servers, server_configuration
 from signaling.identity_desk import IdentityDesk
 from signaling.logs import new_request_id, request_id_var
+from signaling.platform import Platform
 from signaling.ratelimit import RateLimiter
 from signaling.tokens import TokenError
 
@@ -58,6 +59,20 @@ class _Refused(Exception):
         self.message = message
 
 
+def _check_account(platform: Platform, account_id: str, account_token: str | None) -> None:
+    """A link bound to an account (signaling/case_session_api.py) joins only with its session."""
+    if account_token is None:
+        raise _Refused(
+            "account_required", "this link is for the case's applicant: open it from the case page"
+        )
+    try:
+        claims = platform.tokens.verify_session(account_token)
+    except TokenError as exc:
+        raise _Refused(exc.code, exc.message) from None
+    if claims.account_id != account_id:
+        raise _Refused("account_mismatch", "this link belongs to another account")
+
+
 async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[SessionHub, Connection]:
     """The first message must be `join` with a valid token, within JOIN_TIMEOUT."""
     try:
@@ -79,6 +94,8 @@ async def _join(request: web.Request, ws: web.WebSocketResponse) -> tuple[Sessio
         claims = platform.tokens.verify_join(message.data["token"])
     except TokenError as exc:
         raise _Refused(exc.code, exc.message) from None
+    if claims.account_id is not None:
+        _check_account(platform, claims.account_id, message.data.get("account_token"))
     room = request.app[ROOMS].get(claims.room_id)
     if room is None:
         raise _Refused("room_not_found", "this session does not exist (any more)")

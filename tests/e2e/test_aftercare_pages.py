@@ -156,6 +156,18 @@ async def test_the_applicant_joins_the_interview_from_the_case_page(
     token = page.url.split("#token=", 1)[1]
     claims = client.app[PLATFORM].tokens.verify_join(token)
     assert claims.participant_id == seat["participant_id"]
+    # In this tab (logged in on the case page) the session page joins with it; forwarded to
+    # another browser, the same link is refused in plain words.
+    session_url = str(client.make_url("/static/session.html")) + f"#token={token}"
+    await page.unroute("**/static/session.html")
+    await page.goto(session_url)
+    await expect(page.locator("#check-connection")).to_have_attribute("data-state", "ok")
+    elsewhere = await browser.new_page(locale="zh-CN")
+    await elsewhere.goto(session_url)
+    await expect(elsewhere.locator("#check-connection")).to_have_attribute("data-state", "failed")
+    await expect(elsewhere.locator("#check-connection .check-detail")).to_contain_text(
+        "只能由本案件的申请人使用"
+    )
 
 
 async def test_the_supervisor_answers_and_records_a_finding(

@@ -15,6 +15,7 @@ from notary.roles import Role
 from signaling.appkeys import PLATFORM
 from tests.media.harness import wait_for
 from tests.signaling.callclient import CallClient
+from tests.signaling.test_ws import expect_refusal, receive
 
 pytestmark = pytest.mark.integration
 
@@ -91,12 +92,19 @@ async def test_the_applicant_joins_their_cases_session_with_their_account(
     missing = await client.post("/api/cases/no-such-case/session-link", headers=_auth(applicant))
     assert missing.status == 404
 
-    # The link joins as the applicant's seat of that session.
-    call = CallClient(client, link["token"], [])
+    # The link is the applicant account's: it joins only with that account's own session.
+    join = {"type": "join", "token": link["token"], "v": 1}
+    assert (await expect_refusal(client, join))[0] == "account_required"
+    assert (await expect_refusal(client, join | {"account_token": stranger}))[0] == (
+        "account_mismatch"
+    )
+    assert (await expect_refusal(client, join | {"account_token": "x"}))[0] == "token_invalid"
+    seat_ws = await client.ws_connect("/ws")
     host_link = next(link for link in opened["links"] if link["role"] == "notary")
     host = CallClient(client, host_link["token"], [])
     try:
-        welcome = await call.connect()
+        await seat_ws.send_json(join | {"account_token": applicant})
+        welcome = await receive(seat_ws, "welcome")
         assert welcome["participant"]["id"] == seat["participant_id"]
         assert welcome["room"]["id"] == opened["room"]["id"]
         # Once the notary ends the session there is nothing to join.
@@ -112,5 +120,5 @@ async def test_the_applicant_joins_their_cases_session_with_their_account(
         ended = await client.post(url, headers=_auth(applicant))
         assert ended.status == 404 and (await ended.json())["error"]["code"] == "no_session"
     finally:
-        await call.close()
+        await seat_ws.close()
         await host.close()

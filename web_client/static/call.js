@@ -100,7 +100,12 @@ export class NotaryCall extends EventTarget {
     let welcomed = false;
     let refusal = null;
     ws.addEventListener("open", () => {
-      ws.send(JSON.stringify({ type: "join", token: this.token, v: PROTOCOL_VERSION }));
+      const join = { type: "join", token: this.token, v: PROTOCOL_VERSION };
+      // A link the case page asked for is bound to the applicant's account: its session token
+      // (this tab's, kept by the case page) proves it is theirs.
+      const account = sessionStorage.getItem("notarylink.mineToken");
+      if (account) join.account_token = account;
+      ws.send(JSON.stringify(join));
     });
     ws.addEventListener("message", (event) => {
       let message;
